@@ -1,0 +1,58 @@
+// Models: turn one pre-tokenized piece into vocabulary ids (WordPiece, BPE, Unigram).
+#pragma once
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "tokenizer/normalized.h"
+
+namespace crossrank::tok {
+
+struct StrHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+using StrMap = std::unordered_map<std::string, int32_t, StrHash, std::equal_to<>>;
+
+// Token strings by id, and ids by string.
+struct Vocab {
+  StrMap ids;
+  std::vector<std::string> tokens;
+  int32_t find(std::string_view s) const {
+    auto it = ids.find(s);
+    return it == ids.end() ? -1 : it->second;
+  }
+  void add(const std::string& s, int32_t id);
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  virtual void tokenize(const NStr& piece, std::vector<Token>& out) const = 0;
+  const Vocab& vocab() const { return vocab_; }
+
+ protected:
+  Vocab vocab_;
+};
+
+// "model" of tokenizer.json; the type is inferred for old files without "type".
+std::unique_ptr<Model> make_model(const nlohmann::json& j);
+std::unique_ptr<Model> make_wordpiece(const nlohmann::json& j);
+std::unique_ptr<Model> make_bpe(const nlohmann::json& j);
+std::unique_ptr<Model> make_unigram(const nlohmann::json& j);
+
+// UTF-8 of a piece plus the char index of every byte (and of the end), for byte-ranged models.
+struct Utf8Piece {
+  std::string text;
+  std::vector<uint32_t> char_at;
+  explicit Utf8Piece(const NStr& s);
+  Token token(const NStr& s, int32_t id, size_t byte_a, size_t byte_b) const {
+    size_t a = char_at[byte_a], b = char_at[byte_b];
+    return Token{id, s.orig_start(a), b > a ? s.o1[b - 1] : s.orig_start(a)};
+  }
+};
+
+}  // namespace crossrank::tok

@@ -1,0 +1,200 @@
+#include "tokenizer/tokenizer.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "common/error.h"
+#include "common/unicode.h"
+
+namespace crossrank::tok {
+
+using nlohmann::json;
+
+std::shared_ptr<Tokenizer> Tokenizer::from_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error("ERR_FILE_NOT_FOUND", "cannot open tokenizer file " + path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return from_json(ss.str(), path);
+}
+
+static Truncation parse_strategy(const std::string& s, const std::string& origin) {
+  if (s == "LongestFirst" || s == "longest_first") return Truncation::LongestFirst;
+  if (s == "OnlyFirst" || s == "only_first") return Truncation::OnlyFirst;
+  if (s == "OnlySecond" || s == "only_second") return Truncation::OnlySecond;
+  throw Error("ERR_TOKENIZER_UNSUPPORTED", "unsupported truncation strategy \"" + s + "\" in " + origin);
+}
+
+std::shared_ptr<Tokenizer> Tokenizer::from_json(const std::string& text, const std::string& origin) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw Error("ERR_TOKENIZER_JSON", "malformed JSON in " + origin + ": " + e.what());
+  }
+  auto t = std::make_shared<Tokenizer>();
+  try {
+    if (!j.is_object() || !j.contains("model"))
+      throw Error("ERR_TOKENIZER_CONFIG", "no \"model\" section");
+    t->normalizer_ = make_normalizer(j.value("normalizer", json()));
+    t->pretokenizer_ = make_pretokenizer(j.value("pre_tokenizer", json()));
+    t->model_ = make_model(j.at("model"));
+    t->processor_ = make_processor(j.value("post_processor", json()), t->model_->vocab());
+    t->decoder_ = make_decoder(j.value("decoder", json()));
+    for (const auto& a : j.value("added_tokens", json::array())) {
+      t->added_.add(AddedToken{a.at("content").get<std::string>(), a.at("id").get<int32_t>(), a.value("special", false),
+                               a.value("single_word", false), a.value("lstrip", false), a.value("rstrip", false),
+                               a.value("normalized", !a.value("special", false)), {}});
+    }
+    t->added_.build(t->normalizer_.get());
+    const auto& tr = j.value("truncation", json());
+    if (tr.is_object()) {
+      t->trunc_defaults_ = TruncationDefaults{tr.value("max_length", size_t{512}),
+                                              parse_strategy(tr.value("strategy", std::string("LongestFirst")), origin),
+                                              tr.value("stride", size_t{0}), tr.value("direction", std::string("Right")) == "Left"};
+    }
+    const auto& pad = j.value("padding", json());
+    if (pad.is_object()) t->pad_id_ = pad.value("pad_id", 0);
+    // HF's vocab size with added tokens: model vocabulary plus added ids it does not hold.
+    std::set<int32_t> extra;
+    const auto& tokens = t->model_->vocab().tokens;
+    for (const auto& a : t->added_.tokens())
+      if (a.id < 0 || static_cast<size_t>(a.id) >= tokens.size() || t->model_->vocab().find(a.content) != a.id) extra.insert(a.id);
+    t->vocab_size_ = t->model_->vocab().ids.size() + extra.size();
+  } catch (const Error& e) {
+    throw Error(e.code(), std::string(e.what()) + " (in " + origin + ")");
+  } catch (const json::exception& e) {
+    throw Error("ERR_TOKENIZER_CONFIG", std::string("unexpected tokenizer.json structure in ") + origin + ": " + e.what());
+  }
+  return t;
+}
+
+Encoding Tokenizer::encode_sequence(std::string_view text, int32_t type_id, bool utf16_offsets) const {
+  std::vector<char32_t> cps;
+  unicode::decode_utf8(text, cps);
+  std::vector<Piece> pieces;
+  pieces.push_back(Piece{NStr::from(cps), -1});
+  added_.split(pieces, false);
+  for (auto& p : pieces)
+    if (p.token < 0 && normalizer_) normalizer_->normalize(p.s);
+  added_.split(pieces, true);
+  if (pretokenizer_) pretokenizer_->pre_tokenize(pieces);
+  std::vector<Token> toks;
+  toks.reserve(cps.size() / 3 + 4);
+  for (const auto& p : pieces) {
+    if (p.token >= 0) toks.push_back(Token{p.token, p.s.orig_start(0), p.s.empty() ? 0 : p.s.o1.back()});
+    else model_->tokenize(p.s, toks);
+  }
+  // Offsets to UTF-16 units when the text holds characters outside the BMP.
+  std::vector<uint32_t> u16;
+  bool astral = false;
+  if (utf16_offsets)
+    for (char32_t c : cps) if (c >= 0x10000) { astral = true; break; }
+  if (astral) {
+    u16.resize(cps.size() + 1);
+    for (size_t i = 0; i < cps.size(); ++i) u16[i + 1] = u16[i] + (cps[i] >= 0x10000 ? 2 : 1);
+  }
+  Encoding e;
+  e.ids.reserve(toks.size());
+  for (const auto& t : toks)
+    e.push(t.id, type_id, 0, static_cast<int8_t>(type_id), astral ? u16[t.start] : t.start, astral ? u16[t.end] : t.end);
+  return e;
+}
+
+void truncate_pair(Encoding& a, Encoding* b, size_t max_length, Truncation strategy, size_t stride, bool from_left) {
+  if (max_length == 0) {
+    a.truncate(0, stride, from_left);
+    if (b) b->truncate(0, stride, from_left);
+    return;
+  }
+  const size_t total = a.size() + (b ? b->size() : 0);
+  if (total <= max_length) return;
+  const size_t to_remove = total - max_length;
+  if (strategy == Truncation::LongestFirst) {
+    if (!b) {
+      a.truncate(total - to_remove, stride, from_left);
+      return;
+    }
+    size_t n1 = a.size(), n2 = b->size();
+    bool swap = n1 > n2;
+    if (swap) std::swap(n1, n2);
+    if (n1 > max_length) n2 = n1;
+    else n2 = std::max(n1, max_length - n1);
+    if (n1 + n2 > max_length) {
+      n1 = max_length / 2;
+      n2 = n1 + max_length % 2;
+    }
+    if (swap) std::swap(n1, n2);
+    a.truncate(n1, stride, from_left);
+    b->truncate(n2, stride, from_left);
+    return;
+  }
+  Encoding* target = strategy == Truncation::OnlyFirst ? &a : b;
+  if (!target)
+    throw Error("ERR_TRUNCATION", "truncation strategy only_second needs a second sequence");
+  if (target->size() <= to_remove)
+    throw Error("ERR_TRUNCATION", std::string("the ") + (strategy == Truncation::OnlyFirst ? "first" : "second") +
+                                      " sequence (" + std::to_string(target->size()) + " tokens) is too short to remove " +
+                                      std::to_string(to_remove) + " tokens and respect max_length " +
+                                      std::to_string(max_length));
+  target->truncate(target->size() - to_remove, stride, from_left);
+}
+
+Encoding Tokenizer::finish(Encoding a, Encoding* b, const EncodeOptions& o) const {
+  if (o.truncate) {
+    size_t n_added = o.add_special_tokens ? added_tokens(b != nullptr) : 0;
+    if (n_added > o.max_length)
+      throw Error("ERR_TRUNCATION", "max_length " + std::to_string(o.max_length) + " leaves no room: " +
+                                        std::to_string(n_added) + " special tokens are added");
+    truncate_pair(a, b, o.max_length - n_added, o.strategy, o.stride, o.from_left);
+  }
+  return post_process(processor_.get(), std::move(a), b, o.add_special_tokens);
+}
+
+Encoding Tokenizer::encode(std::string_view a, const std::string_view* b, const EncodeOptions& o) const {
+  Encoding ea = encode_sequence(a, 0, o.utf16_offsets);
+  if (!b) return finish(std::move(ea), nullptr, o);
+  Encoding eb = encode_sequence(*b, 1, o.utf16_offsets);
+  return finish(std::move(ea), &eb, o);
+}
+
+int32_t Tokenizer::token_to_id(const std::string& token) const {
+  int32_t id = added_.find(token);
+  return id >= 0 ? id : model_->vocab().find(token);
+}
+
+const std::string* Tokenizer::id_to_token(int32_t id) const {
+  if (const AddedToken* a = added_.by_id(id)) return &a->content;
+  const auto& tokens = model_->vocab().tokens;
+  if (id < 0 || static_cast<size_t>(id) >= tokens.size()) return nullptr;
+  const std::string& s = tokens[static_cast<size_t>(id)];
+  if (s.empty() && model_->vocab().find(s) != id) return nullptr;  // hole in the id space
+  return &s;
+}
+
+std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special) const {
+  std::vector<std::string> toks;
+  toks.reserve(ids.size());
+  for (int32_t id : ids) {
+    const AddedToken* a = added_.by_id(id);
+    if (a && a->special && skip_special) continue;
+    const std::string* s = id_to_token(id);
+    if (s) toks.push_back(*s);
+  }
+  if (decoder_) {
+    decoder_->decode_chain(toks);
+    std::string out;
+    for (const auto& s : toks) out += s;
+    return out;
+  }
+  std::string out;
+  for (size_t i = 0; i < toks.size(); ++i) {
+    if (i) out += ' ';
+    out += toks[i];
+  }
+  return out;
+}
+
+}  // namespace crossrank::tok

@@ -1,0 +1,74 @@
+// A Hugging Face tokenizer.json pipeline: added tokens -> normalizer -> pre-tokenizer -> model ->
+// truncation -> post-processor; and decode. Immutable after load, so safe to share across threads.
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tokenizer/added_vocab.h"
+#include "tokenizer/decoders/decoder.h"
+#include "tokenizer/encoding.h"
+#include "tokenizer/models/model.h"
+#include "tokenizer/normalizers/normalizer.h"
+#include "tokenizer/pretokenizers/pretokenizer.h"
+#include "tokenizer/processors/processor.h"
+
+namespace crossrank::tok {
+
+enum class Truncation { LongestFirst, OnlyFirst, OnlySecond };
+
+struct EncodeOptions {
+  bool truncate = false;
+  size_t max_length = 0;
+  Truncation strategy = Truncation::LongestFirst;
+  size_t stride = 0;
+  bool from_left = false;
+  bool add_special_tokens = true;
+  bool utf16_offsets = true;  // offsets in UTF-16 code units (JS string indices)
+};
+
+// The truncation block of tokenizer.json, when present.
+struct TruncationDefaults {
+  size_t max_length;
+  Truncation strategy;
+  size_t stride;
+  bool from_left;
+};
+
+class Tokenizer {
+ public:
+  static std::shared_ptr<Tokenizer> from_file(const std::string& path);
+  static std::shared_ptr<Tokenizer> from_json(const std::string& json_text, const std::string& origin);
+
+  // Encodes a text or a pair. Throws crossrank::Error (e.g. ERR_TRUNCATION) for this input.
+  Encoding encode(std::string_view a, const std::string_view* b, const EncodeOptions& opts) const;
+  // The token sequence of one text, without special tokens or truncation (used by batching).
+  Encoding encode_sequence(std::string_view text, int32_t type_id, bool utf16_offsets) const;
+  Encoding finish(Encoding a, Encoding* b, const EncodeOptions& opts) const;
+
+  std::string decode(const std::vector<int32_t>& ids, bool skip_special_tokens) const;
+  int32_t token_to_id(const std::string& token) const;
+  const std::string* id_to_token(int32_t id) const;
+  size_t vocab_size() const { return vocab_size_; }
+  size_t added_tokens(bool pair) const { return processor_ ? processor_->added_tokens(pair) : 0; }
+  const std::optional<TruncationDefaults>& truncation_defaults() const { return trunc_defaults_; }
+  int32_t pad_id() const { return pad_id_; }
+
+ private:
+  std::unique_ptr<Normalizer> normalizer_;
+  std::unique_ptr<PreTokenizer> pretokenizer_;
+  std::unique_ptr<Model> model_;
+  std::unique_ptr<PostProcessor> processor_;
+  std::unique_ptr<Decoder> decoder_;
+  AddedVocab added_;
+  std::optional<TruncationDefaults> trunc_defaults_;
+  size_t vocab_size_ = 0;
+  int32_t pad_id_ = 0;
+};
+
+// HF's truncate_encodings: cut a (and b) so that together they fit max_length.
+void truncate_pair(Encoding& a, Encoding* b, size_t max_length, Truncation strategy, size_t stride, bool from_left);
+
+}  // namespace crossrank::tok
