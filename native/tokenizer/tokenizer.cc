@@ -103,7 +103,8 @@ Encoding Tokenizer::encode_sequence(std::string_view text, int32_t type_id, bool
   return e;
 }
 
-void truncate_pair(Encoding& a, Encoding* b, size_t max_length, Truncation strategy, size_t stride, bool from_left) {
+void truncate_pair(Encoding& a, Encoding* b, size_t max_length, Truncation strategy, size_t stride, bool from_left,
+                   size_t full_max_length) {
   if (max_length == 0) {
     a.truncate(0, stride, from_left);
     if (b) b->truncate(0, stride, from_left);
@@ -120,11 +121,13 @@ void truncate_pair(Encoding& a, Encoding* b, size_t max_length, Truncation strat
     size_t n1 = a.size(), n2 = b->size();
     bool swap = n1 > n2;
     if (swap) std::swap(n1, n2);
+    const size_t shorter = n1;
     if (n1 > max_length) n2 = n1;
     else n2 = std::max(n1, max_length - n1);
     if (n1 + n2 > max_length) {
       n1 = max_length / 2;
       n2 = n1 + max_length % 2;
+      if (shorter >= full_max_length) swap = false;
     }
     if (swap) std::swap(n1, n2);
     a.truncate(n1, stride, from_left);
@@ -148,7 +151,7 @@ Encoding Tokenizer::finish(Encoding a, Encoding* b, const EncodeOptions& o) cons
     if (n_added > o.max_length)
       throw Error("ERR_TRUNCATION", "max_length " + std::to_string(o.max_length) + " leaves no room: " +
                                         std::to_string(n_added) + " special tokens are added");
-    truncate_pair(a, b, o.max_length - n_added, o.strategy, o.stride, o.from_left);
+    truncate_pair(a, b, o.max_length - n_added, o.strategy, o.stride, o.from_left, o.max_length);
   }
   return post_process(processor_.get(), std::move(a), b, o.add_special_tokens);
 }

@@ -68,7 +68,9 @@ class Tokenizer {
   int32_t pad_id_ = 0;
 };
 
-// HF's truncate_encodings: cut a (and b) so that together they fit max_length.
-void truncate_pair(Encoding& a, Encoding* b, size_t max_length, Truncation strategy, size_t stride, bool from_left);
+// HF's truncate_encodings: cut a (and b) so that together they fit max_length (the room left
+// after special tokens); full_max_length is the user's limit including them.
+void truncate_pair(Encoding& a, Encoding* b, size_t max_length, Truncation strategy, size_t stride, bool from_left,
+                   size_t full_max_length);
 
 }  // namespace crossrank::tok

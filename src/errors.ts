@@ -1,0 +1,98 @@
+/**
+ * One error class for the library. Every error carries a stable `code`; argument errors are
+ * TypeError/RangeError subclasses so `instanceof TypeError` keeps working.
+ */
+export class CrossrankError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CrossrankError';
+    this.code = code;
+  }
+}
+
+/** A per-item failure inside a batch: nothing the caller passed is dropped silently. */
+export interface ItemFailure {
+  index: number;
+  code: string;
+  message: string;
+}
+
+/** Thrown when some items of a batch failed; `results` holds the items that succeeded. */
+export class BatchError<T> extends CrossrankError {
+  readonly failures: ItemFailure[];
+  readonly results: (T | null)[];
+  constructor(failures: ItemFailure[], results: (T | null)[]) {
+    const first = failures[0];
+    super(
+      'ERR_BATCH_PARTIAL',
+      `${failures.length} of ${results.length} items failed; first: item ${first?.index}: ${first?.message}`,
+    );
+    this.name = 'BatchError';
+    this.failures = failures;
+    this.results = results;
+  }
+}
+
+class CodedTypeError extends TypeError {
+  readonly code = 'ERR_INVALID_ARG_TYPE';
+}
+class CodedRangeError extends RangeError {
+  readonly code = 'ERR_OUT_OF_RANGE';
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'string') return `a string (${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)})`;
+  if (typeof value === 'number') return `a number (${value})`;
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'Object'}`;
+  return `type ${typeof value}`;
+}
+
+export function invalidType(name: string, expected: string, value: unknown): TypeError {
+  return new CodedTypeError(`The "${name}" argument must be ${expected}. Received ${describe(value)}`);
+}
+
+export function outOfRange(name: string, expected: string, value: unknown): RangeError {
+  return new CodedRangeError(`The value of "${name}" is out of range. It must be ${expected}. Received ${describe(value)}`);
+}
+
+export function validateString(value: unknown, name: string): asserts value is string {
+  if (typeof value !== 'string') throw invalidType(name, 'of type string', value);
+}
+
+export function validateBoolean(value: unknown, name: string): asserts value is boolean {
+  if (typeof value !== 'boolean') throw invalidType(name, 'of type boolean', value);
+}
+
+export function validateInteger(value: unknown, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): asserts value is number {
+  if (typeof value !== 'number') throw invalidType(name, 'of type number', value);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw outOfRange(name, `an integer >= ${min} and <= ${max}`, value);
+  }
+}
+
+export function validateOneOf<T extends string>(value: unknown, name: string, allowed: readonly T[]): asserts value is T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    const e = new CodedTypeError(
+      `The "${name}" argument must be one of ${allowed.map((a) => `'${a}'`).join(', ')}. Received ${describe(value)}`,
+    );
+    throw e;
+  }
+}
+
+export function validateObject(value: unknown, name: string): asserts value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalidType(name, 'of type object', value);
+}
+
+/** Wrap an error thrown by the addon (which carries `code`) into a CrossrankError. */
+export function fromNative(e: unknown): Error {
+  if (e instanceof CrossrankError || e instanceof TypeError || e instanceof RangeError) return e;
+  if (e instanceof Error) {
+    const code = (e as Error & { code?: string }).code ?? 'ERR_NATIVE';
+    return new CrossrankError(code, e.message, { cause: e });
+  }
+  return new CrossrankError('ERR_NATIVE', String(e));
+}
