@@ -135,6 +135,10 @@ describe.skipIf(!haveShared)('tokenizer parity with Hugging Face tokenizers', ()
             data.pairs.forEach(([q, d], i) => {
               const h = theirs[i];
               const m = mine[i];
+              // An empty side under only_first/only_second: the reference answers inconsistently
+              // between runs (an error, or the other side cut); ours always errors, as its
+              // published algorithm does (checked in tokenizer.test.ts).
+              if ((q === '' || d === '') && strategy !== 'longest_first') return;
               if (bothCut(i)) {
                 if (!(h && m && same(m.ids, h.ids))) gap++;
                 return;

@@ -94,6 +94,14 @@ describe.skipIf(!haveShared)('Tokenizer API and errors', () => {
     }
   });
 
+  it('an empty sequence cannot absorb only_first truncation: a clear per-item error', () => {
+    const t = Tokenizer.fromDirectory(dir());
+    expect(() => t.encode('', 'word '.repeat(40), { maxLength: 16, truncation: 'only_first' })).toThrow(
+      expect.objectContaining({ code: 'ERR_TRUNCATION', message: expect.stringMatching(/first sequence \(0 tokens\) is too short/) }),
+    );
+    expect(t.encode('', 'word '.repeat(40), { maxLength: 16 }).ids.length).toBe(16);
+  });
+
   it('encodeBatch mixes texts and pairs and keeps input order', async () => {
     const t = Tokenizer.fromDirectory(dir());
     const inputs = ['first text', ['query', 'doc'] as const, 'third'];

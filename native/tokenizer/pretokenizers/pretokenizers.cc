@@ -40,12 +40,26 @@ std::vector<char32_t> cps(const std::string& utf8) {
 
 class BertPre : public PreTokenizer {
  public:
+  // One pass: whitespace removed, every punctuation character its own piece (the same result as
+  // HF's two splits, without materializing the intermediate words).
   void split(const NStr& s, bool, std::vector<NStr>& out) const override {
-    std::vector<NStr> words;
-    split_by_matches(s, char_matches(s, u::is_whitespace), SplitBehavior::Removed, false, words);
-    for (const auto& w : words)
-      split_by_matches(w, char_matches(w, [](char32_t c) { return u::is_ascii_punctuation(c) || u::is_punctuation(c); }),
-                       SplitBehavior::Isolated, false, out);
+    const size_t n = s.size();
+    size_t start = 0;
+    auto flush = [&](size_t end) {
+      if (end > start) out.push_back(s.slice(start, end));
+    };
+    for (size_t i = 0; i < n; ++i) {
+      char32_t c = s.c[i];
+      if (c < 0x80 ? (c == ' ' || (c >= 0x09 && c <= 0x0D)) : u::is_whitespace(c)) {
+        flush(i);
+        start = i + 1;
+      } else if (u::is_ascii_punctuation(c) || (c >= 0x80 && u::is_punctuation(c))) {
+        flush(i);
+        out.push_back(s.slice(i, i + 1));
+        start = i + 1;
+      }
+    }
+    flush(n);
   }
 };
 

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Run the tokenizer tests against the ASan/UBSan build of the addon.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+npm run build:native:asan
+export CROSSRANK_ADDON=$PWD/build-asan/Debug/crossrank.node
+# Node itself is not instrumented: preload the runtime and ignore leaks V8 keeps on purpose.
+export LD_PRELOAD="$(g++ -print-file-name=libasan.so) $(g++ -print-file-name=libubsan.so)"
+export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+npx vitest run test/tokenizer.test.ts "$@"
