@@ -15,6 +15,14 @@ void Vocab::add(const std::string& s, int32_t id) {
 }
 
 Utf8Piece::Utf8Piece(const NStr& s) {
+  bool ascii = true;
+  for (char32_t c : s.c) ascii &= c < 0x80;
+  if (ascii) {  // common case: one byte per char, the byte -> char map is the identity
+    text.assign(s.c.begin(), s.c.end());
+    char_at.resize(s.size() + 1);
+    for (size_t i = 0; i <= s.size(); ++i) char_at[i] = static_cast<uint32_t>(i);
+    return;
+  }
   text.reserve(s.size());
   char_at.reserve(s.size() + 1);
   for (size_t i = 0; i < s.size(); ++i) {
