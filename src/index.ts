@@ -8,3 +8,17 @@ export {
   type TruncationStrategy,
 } from './tokenizer/tokenizer.js';
 export { loadBeir, loadCranfield, type IrCollection } from './eval/datasets.js';
+export {
+  CrossEncoder,
+  type Activation,
+  type ChunkingOptions,
+  type CrossEncoderOptions,
+  type Device,
+  type RerankDocument,
+  type RerankOptions,
+  type RerankResult,
+  type ScoreDetails,
+  type ScoreOptions,
+} from './inference/cross-encoder.js';
+export { type Dtype, type ModelConfig } from './inference/model-files.js';
+export { type ScoreCacheStats } from './inference/score-cache.js';

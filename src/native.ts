@@ -51,8 +51,71 @@ export interface NativeTokenizer {
   info(): NativeTokenizerInfo;
 }
 
+export interface NativeSessionConfig {
+  intraThreads: number;
+  interThreads: number;
+  device: 'cpu' | 'cuda' | 'auto';
+  deviceId: number;
+  optimize: boolean;
+  spinning: boolean;
+}
+
+export interface NativeSessionInfo {
+  provider: 'cpu' | 'cuda';
+  path: string;
+  key: string;
+  id: number;
+  inputs: string[];
+  outputs: { name: string; shape: number[] }[];
+}
+
+export interface NativeScoreOptions extends NativeEncodeOptions {
+  chunk: boolean;
+  maxChunks: number;
+  tokenBudget: number;
+  maxRows: number;
+  window: number;
+  label: number;
+  output: string;
+}
+
+export interface NativeScoreResult {
+  labels: number;
+  /** pairs × labels raw logits; NaN rows for pairs that failed. */
+  logits: Float32Array;
+  bestChunk: Uint32Array;
+  chunks: Uint32Array;
+  spanStart: Uint32Array;
+  spanEnd: Uint32Array;
+  truncated: Uint8Array;
+  errors: ({ code: string; message: string } | null)[];
+  stats: { truncated: number; batches: number; rows: number; realTokens: number; paddedTokens: number };
+}
+
+/** A handle on a process-wide shared ONNX Runtime session (one copy of the weights per process). */
+export interface NativeSession {
+  /** Async (libuv pool). `cancel[0] = 1` (Atomics.store) aborts between micro-batches. */
+  scoreAsync(
+    tokenizer: NativeTokenizer,
+    queries: string[],
+    docs: string[],
+    pairQuery: Uint32Array | null,
+    opts: NativeScoreOptions,
+    cancel: Int32Array | null,
+  ): Promise<NativeScoreResult>;
+  info(): NativeSessionInfo;
+  /** Throws ERR_BUSY while runs are in flight. */
+  dispose(): void;
+  readonly inFlight: number;
+}
+
 export interface Addon {
   NativeTokenizer: new (pathOrJson: string, origin?: string, isJson?: boolean) => NativeTokenizer;
+  NativeSession: {
+    new (path: string, config: NativeSessionConfig): NativeSession;
+    /** Distinct sessions alive in this process (all threads). */
+    liveSessions(): number;
+  };
 }
 
 function findAddon(): string {

@@ -1,12 +1,21 @@
 // Module entry: registers every native class. Each stage's binding lives in its own file.
 #include <napi.h>
 
+#include "bindings/addon_data.h"
+#include "bindings/session_binding.h"
 #include "bindings/tokenizer_binding.h"
 
 namespace crossrank::bind {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("NativeTokenizer", TokenizerWrap::Init(env));
+  auto* data = new AddonData();
+  Napi::Function tokenizer = TokenizerWrap::Init(env);
+  Napi::Function session = SessionWrap::Init(env);
+  data->tokenizer = Napi::Persistent(tokenizer);
+  data->session = Napi::Persistent(session);
+  env.SetInstanceData(data);  // freed with the environment (each worker thread has its own)
+  exports.Set("NativeTokenizer", tokenizer);
+  exports.Set("NativeSession", session);
   return exports;
 }
 

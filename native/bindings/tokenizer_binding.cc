@@ -7,8 +7,6 @@
 
 namespace crossrank::bind {
 
-Napi::FunctionReference* TokenizerWrap::ctor = nullptr;
-
 namespace {
 
 struct BatchInput {
@@ -24,7 +22,9 @@ struct BatchOutput {
   std::vector<std::string> err_code, err_msg;  // empty code: ok
 };
 
-tok::EncodeOptions parse_opts(const Napi::Object& o) {
+}  // namespace
+
+tok::EncodeOptions parse_encode_options(const Napi::Object& o) {
   tok::EncodeOptions e;
   e.truncate = get_bool(o, "truncate", false);
   e.max_length = static_cast<size_t>(get_number(o, "maxLength", 0));
@@ -37,6 +37,8 @@ tok::EncodeOptions parse_opts(const Napi::Object& o) {
   e.add_special_tokens = get_bool(o, "addSpecialTokens", true);
   return e;
 }
+
+namespace {
 
 BatchInput read_input(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -62,7 +64,7 @@ BatchInput read_input(const Napi::CallbackInfo& info) {
     }
   }
   Napi::Object o = info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object::New(env);
-  in.opts = parse_opts(o);
+  in.opts = parse_encode_options(o);
   in.want_tokens = get_bool(o, "returnTokens", false);
   double th = get_number(o, "threads", 1);
   in.threads = th < 1 ? 1u : static_cast<unsigned>(th);
@@ -200,7 +202,6 @@ Napi::Function TokenizerWrap::Init(Napi::Env env) {
                                   InstanceMethod("tokenToId", &TokenizerWrap::TokenToId),
                                   InstanceMethod("idToToken", &TokenizerWrap::IdToToken),
                                   InstanceMethod("info", &TokenizerWrap::Info)});
-  ctor = new Napi::FunctionReference(Napi::Persistent(f));
   return f;
 }
 

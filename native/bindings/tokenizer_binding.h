@@ -7,12 +7,14 @@
 
 namespace crossrank::bind {
 
+// Reads the encode options object that the TS facade builds.
+tok::EncodeOptions parse_encode_options(const Napi::Object& o);
+
 class TokenizerWrap : public Napi::ObjectWrap<TokenizerWrap> {
  public:
   static Napi::Function Init(Napi::Env env);
   explicit TokenizerWrap(const Napi::CallbackInfo& info);
   const std::shared_ptr<tok::Tokenizer>& get() const { return tok_; }
-  static Napi::FunctionReference* ctor;
 
  private:
   Napi::Value EncodeBatch(const Napi::CallbackInfo& info);

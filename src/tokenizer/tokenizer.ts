@@ -16,7 +16,7 @@ import {
 import { addon, type NativeBatch, type NativeEncodeOptions, type NativeTokenizer } from '../native.js';
 
 export type TruncationStrategy = 'longest_first' | 'only_first' | 'only_second';
-const STRATEGIES: readonly TruncationStrategy[] = ['longest_first', 'only_first', 'only_second'];
+export const STRATEGIES: readonly TruncationStrategy[] = ['longest_first', 'only_first', 'only_second'];
 
 /** Options of {@link Tokenizer.encode} and {@link Tokenizer.encodeBatch}. */
 export interface EncodeOptions {

@@ -1,0 +1,117 @@
+/**
+ * Finding a model's files in a Hugging Face-layout directory: `config.json`, `tokenizer.json`,
+ * `tokenizer_config.json` and `onnx/model*.onnx`, with the same dtype → file naming as
+ * transformers.js.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { CrossrankError, validateOneOf, validateString } from '../errors.js';
+
+export type Dtype = 'fp32' | 'fp16' | 'q8' | 'int8' | 'uint8' | 'q4' | 'q4f16' | 'bnb4';
+export const DTYPES: readonly Dtype[] = ['fp32', 'fp16', 'q8', 'int8', 'uint8', 'q4', 'q4f16', 'bnb4'];
+
+const SUFFIX: Record<Dtype, string> = {
+  fp32: '',
+  fp16: '_fp16',
+  q8: '_quantized',
+  int8: '_int8',
+  uint8: '_uint8',
+  q4: '_q4',
+  q4f16: '_q4f16',
+  bnb4: '_bnb4',
+};
+
+/**
+ * Whether a model's scores depend on what else shares its batch. ORT's dynamic quantization picks
+ * one activation scale per tensor, so padding and neighbours move int8/int4 scores.
+ */
+export function batchSensitive(dtype: Dtype, file: string): boolean {
+  if (dtype !== 'fp32' && dtype !== 'fp16') return true;
+  return /quant|int8|uint8|q4|bnb4/i.test(file);
+}
+
+export interface ModelConfig {
+  modelType: string | undefined;
+  numLabels: number;
+  labels: string[];
+  maxPositionEmbeddings: number | undefined;
+  /** tokenizer_config.json's model_max_length when it is a real limit (not the 1e30 sentinel). */
+  modelMaxLength: number | undefined;
+}
+
+export interface ModelFiles {
+  dir: string;
+  onnx: string;
+  tokenizer: string;
+  dtype: Dtype;
+  config: ModelConfig;
+}
+
+function readJson(path: string): Record<string, unknown> | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new CrossrankError('ERR_MODEL_CONFIG', `cannot parse ${path}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+export function readModelConfig(dir: string): ModelConfig {
+  const cfg = readJson(join(dir, 'config.json')) ?? {};
+  const tcfg = readJson(join(dir, 'tokenizer_config.json')) ?? {};
+  const id2label = cfg.id2label as Record<string, string> | undefined;
+  let labels: string[] = [];
+  if (id2label && typeof id2label === 'object') {
+    labels = Object.entries(id2label)
+      .sort((a, b) => Number(a[0]) - Number(b[0]))
+      .map(([, v]) => String(v));
+  }
+  const numLabels = typeof cfg.num_labels === 'number' ? cfg.num_labels : labels.length || 1;
+  const mml = tcfg.model_max_length;
+  return {
+    modelType: typeof cfg.model_type === 'string' ? cfg.model_type : undefined,
+    numLabels,
+    labels: labels.length ? labels : Array.from({ length: numLabels }, (_, i) => `LABEL_${i}`),
+    maxPositionEmbeddings: typeof cfg.max_position_embeddings === 'number' ? cfg.max_position_embeddings : undefined,
+    modelMaxLength: typeof mml === 'number' && mml > 0 && mml < 1e7 ? mml : undefined,
+  };
+}
+
+/**
+ * Resolve a local model directory (Hugging Face layout). `modelFile` overrides the dtype naming.
+ * Throws ERR_MODEL_NOT_FOUND naming every file it looked for.
+ */
+export function resolveModelFiles(dirOrId: string, dtype: Dtype, modelFile?: string): ModelFiles {
+  validateString(dirOrId, 'model');
+  validateOneOf(dtype, 'options.dtype', DTYPES);
+  const dir = resolve(dirOrId);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    if (/^[\w.-]+\/[\w.-]+$/.test(dirOrId)) {
+      throw new CrossrankError(
+        'ERR_HUB_UNAVAILABLE',
+        `"${dirOrId}" is not a local directory; loading by Hugging Face model id is not available in this build — download the model and pass its directory`,
+      );
+    }
+    throw new CrossrankError('ERR_MODEL_NOT_FOUND', `model directory not found: ${dir}`);
+  }
+  let onnx: string | undefined;
+  const tried: string[] = [];
+  const candidates = modelFile
+    ? [join(dir, modelFile)]
+    : [join(dir, 'onnx', `model${SUFFIX[dtype]}.onnx`), join(dir, `model${SUFFIX[dtype]}.onnx`)];
+  for (const c of candidates) {
+    tried.push(c);
+    if (existsSync(c)) {
+      onnx = c;
+      break;
+    }
+  }
+  if (!onnx) {
+    throw new CrossrankError('ERR_MODEL_NOT_FOUND', `no ONNX model for dtype '${dtype}': looked for ${tried.join(', ')}`);
+  }
+  const tokenizer = join(dir, 'tokenizer.json');
+  if (!existsSync(tokenizer)) {
+    throw new CrossrankError('ERR_MODEL_NOT_FOUND', `tokenizer file not found: ${tokenizer}`);
+  }
+  return { dir, onnx, tokenizer, dtype, config: readModelConfig(dir) };
+}
