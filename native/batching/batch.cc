@@ -46,13 +46,14 @@ PairEncoder::PairEncoder(const tok::Tokenizer& tok, const std::vector<std::strin
 bool PairEncoder::encode(std::string_view doc, uint32_t query, uint32_t item, std::vector<Sequence>& out) const {
   tok::Encoding d = tok_.encode_sequence(doc, 1, true);
   const tok::Encoding& q = queries_[query];
-  const bool cut = opts_.enc.truncate && q.size() + d.size() + added_ > opts_.enc.max_length;
+  bool cut = opts_.enc.truncate && q.size() + d.size() + added_ > opts_.enc.max_length;
   tok::Encoding e = tok_.finish(q, &d, opts_.enc);
   if (opts_.chunk) {
     std::vector<tok::Encoding> windows = std::move(e.overflowing);
     e.overflowing.clear();
     size_t n = 1 + windows.size();
-    if (opts_.max_chunks && n > opts_.max_chunks) n = opts_.max_chunks;
+    cut = opts_.max_chunks && n > opts_.max_chunks;  // split into windows loses nothing unless capped
+    if (cut) n = opts_.max_chunks;
     out.push_back(to_sequence(std::move(e), item, 0));
     for (size_t k = 1; k < n; ++k) {
       windows[k - 1].overflowing.clear();

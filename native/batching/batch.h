@@ -36,8 +36,8 @@ struct PairOptions {
 class PairEncoder {
  public:
   PairEncoder(const tok::Tokenizer& tok, const std::vector<std::string>& queries, const PairOptions& opts);
-  // Appends the row(s) of one pair; returns true when the document did not fit whole (it was cut or
-  // split into windows). Throws crossrank::Error for this pair alone (e.g. ERR_TRUNCATION).
+  // Appends the row(s) of one pair; returns true when part of the document was dropped (cut to fit,
+  // or windows past max_chunks). Throws crossrank::Error for this pair alone (e.g. ERR_TRUNCATION).
   bool encode(std::string_view doc, uint32_t query, uint32_t item, std::vector<Sequence>& out) const;
 
  private:
