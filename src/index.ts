@@ -8,17 +8,17 @@ export {
   type TruncationStrategy,
 } from './tokenizer/tokenizer.js';
 export { loadBeir, loadCranfield, type IrCollection } from './eval/datasets.js';
+export { CrossEncoder, type CrossEncoderOptions, type Device } from './inference/cross-encoder.js';
 export {
-  CrossEncoder,
+  Scorer,
   type Activation,
   type ChunkingOptions,
-  type CrossEncoderOptions,
-  type Device,
   type RerankDocument,
   type RerankOptions,
   type RerankResult,
   type ScoreDetails,
   type ScoreOptions,
-} from './inference/cross-encoder.js';
+} from './inference/scorer.js';
 export { type Dtype, type ModelConfig } from './inference/model-files.js';
 export { type ScoreCacheStats } from './inference/score-cache.js';
+export { RerankPool, type RerankPoolOptions, type PoolStats, type WorkerStats } from './pool/rerank-pool.js';

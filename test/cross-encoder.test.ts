@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { BatchError, CrossEncoder, CrossrankError, loadCranfield } from '../src/index.js';
 import { addon } from '../src/native.js';
+import { errorOf, rejectionOf } from './helpers.js';
 import { haveShared, requireShared } from './shared.js';
 
 const Q = 'what is the boundary layer in supersonic flow?';
@@ -17,24 +18,6 @@ const DOCS = [
   'a recipe for pancakes with maple syrup.',
   'wing flutter at transonic speeds.',
 ];
-
-function errorOf(f: () => unknown): Error & { code?: string } {
-  try {
-    f();
-  } catch (e) {
-    return e as Error & { code?: string };
-  }
-  throw new Error('expected a throw');
-}
-
-async function rejectionOf(p: Promise<unknown>): Promise<Error & { code?: string }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error & { code?: string };
-  }
-  throw new Error('expected a rejection');
-}
 
 describe.skipIf(!haveShared)('CrossEncoder API', () => {
   let dir: string;
