@@ -213,7 +213,7 @@ TokenizerWrap::TokenizerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
     if (info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value())
       tok_ = tok::Tokenizer::from_json(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value());
     else
-      tok_ = tok::Tokenizer::from_file(info[0].As<Napi::String>().Utf8Value());
+      tok_ = tok::Tokenizer::shared_from_file(info[0].As<Napi::String>().Utf8Value());
   } catch (const std::exception& e) {
     throw from_exception(env, e);
   }

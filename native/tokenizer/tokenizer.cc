@@ -1,6 +1,9 @@
 #include "tokenizer/tokenizer.h"
 
+#include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -18,6 +21,25 @@ std::shared_ptr<Tokenizer> Tokenizer::from_file(const std::string& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return from_json(ss.str(), path);
+}
+
+std::shared_ptr<Tokenizer> Tokenizer::shared_from_file(const std::string& path) {
+  // Keyed by canonical path, size and mtime: an edited file is loaded afresh.
+  std::error_code ec;
+  std::filesystem::path canon = std::filesystem::canonical(path, ec);
+  if (ec) return from_file(path);  // from_file reports the missing file
+  auto mtime = std::filesystem::last_write_time(canon, ec).time_since_epoch().count();
+  auto size = std::filesystem::file_size(canon, ec);
+  const std::string key = canon.string() + "|" + std::to_string(size) + "|" + std::to_string(mtime);
+  static std::mutex mu;
+  static auto* cache = new std::map<std::string, std::weak_ptr<Tokenizer>>();
+  std::lock_guard<std::mutex> lock(mu);
+  for (auto it = cache->begin(); it != cache->end();) it = it->second.expired() ? cache->erase(it) : std::next(it);
+  if (auto it = cache->find(key); it != cache->end())
+    if (auto live = it->second.lock()) return live;
+  auto t = from_file(path);
+  (*cache)[key] = t;
+  return t;
 }
 
 static Truncation parse_strategy(const std::string& s, const std::string& origin) {

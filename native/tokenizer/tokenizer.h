@@ -40,6 +40,8 @@ struct TruncationDefaults {
 class Tokenizer {
  public:
   static std::shared_ptr<Tokenizer> from_file(const std::string& path);
+  // One instance per file per process (all worker threads), while any holder keeps it alive.
+  static std::shared_ptr<Tokenizer> shared_from_file(const std::string& path);
   static std::shared_ptr<Tokenizer> from_json(const std::string& json_text, const std::string& origin);
 
   // Encodes a text or a pair. Throws crossrank::Error (e.g. ERR_TRUNCATION) for this input.
