@@ -22,3 +22,7 @@ export {
 export { type Dtype, type ModelConfig } from './inference/model-files.js';
 export { type ScoreCacheStats } from './inference/score-cache.js';
 export { RerankPool, type RerankPoolOptions, type PoolStats, type WorkerStats } from './pool/rerank-pool.js';
+export { FaissIndex, type Metric, type SearchParams, type SearchResult } from './index/faiss-index.js';
+export { Bm25Index, type Bm25Options, type Bm25Hits } from './index/bm25.js';
+export { reciprocalRankFusion, type FusedHit } from './index/fusion.js';
+export { ndcgAt, recallAt, mean } from './eval/metrics.js';

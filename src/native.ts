@@ -109,12 +109,39 @@ export interface NativeSession {
   readonly inFlight: number;
 }
 
+export interface NativeVectorIndex {
+  train(vectors: Float32Array): Promise<void>;
+  add(vectors: Float32Array, ids: BigInt64Array | null): Promise<void>;
+  search(queries: Float32Array, k: number, params: { nprobe?: number; efSearch?: number }): Promise<{ ids: BigInt64Array; scores: Float32Array }>;
+  searchSync(queries: Float32Array, k: number, params: { nprobe?: number; efSearch?: number }): { ids: BigInt64Array; scores: Float32Array };
+  remove(ids: BigInt64Array): number;
+  save(path: string): Promise<void>;
+  info(): { dim: number; ntotal: number; isTrained: boolean; metric: 'ip' | 'l2'; description: string };
+}
+
+export interface NativeBm25 {
+  add(texts: string[], threads: number): Promise<number>;
+  search(queries: string[], k: number, threads: number): Promise<{ docs: Uint32Array; scores: Float32Array }[]>;
+  remove(docs: Uint32Array): void;
+  analyze(text: string): string[];
+  save(path: string): Promise<void>;
+  info(): { size: number; live: number; terms: number; k1: number; b: number; stemmer: string; stopwords: boolean };
+}
+
 export interface Addon {
   NativeTokenizer: new (pathOrJson: string, origin?: string, isJson?: boolean) => NativeTokenizer;
   NativeSession: {
     new (path: string, config: NativeSessionConfig): NativeSession;
     /** Distinct sessions alive in this process (all threads). */
     liveSessions(): number;
+  };
+  NativeVectorIndex: {
+    new (dim: number, factory: string, metric: 'ip' | 'l2'): NativeVectorIndex;
+    load(path: string): Promise<NativeVectorIndex>;
+  };
+  NativeBm25: {
+    new (opts: { k1: number; b: number; stemmer: string; stopwords: boolean }): NativeBm25;
+    load(path: string): Promise<NativeBm25>;
   };
 }
 

@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "bindings/addon_data.h"
+#include "bindings/index_binding.h"
 #include "bindings/session_binding.h"
 #include "bindings/tokenizer_binding.h"
 
@@ -16,6 +17,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(data);  // freed with the environment (each worker thread has its own)
   exports.Set("NativeTokenizer", tokenizer);
   exports.Set("NativeSession", session);
+  exports.Set("NativeVectorIndex", VectorIndexWrap::Init(env));
+  exports.Set("NativeBm25", Bm25Wrap::Init(env));
   return exports;
 }
 

@@ -44,3 +44,54 @@ inline bool get_bool(const Napi::Object& o, const char* key, bool dflt) {
 }
 
 }  // namespace crossrank::bind
+
+#include <functional>
+
+namespace crossrank::bind {
+
+// Runs `work` on the libuv pool (it must not touch N-API), then `done` on the JS thread to build
+// the result. A crossrank::Error thrown by `work` rejects the promise with its `code`.
+class LambdaWorker : public Napi::AsyncWorker {
+ public:
+  LambdaWorker(Napi::Env env, std::function<void()> work, std::function<Napi::Value(Napi::Env)> done)
+      : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)), done_(std::move(done)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      work_();
+    } catch (const crossrank::Error& e) {
+      code_ = e.code();
+      SetError(e.what());
+    } catch (const std::exception& e) {
+      code_ = "ERR_NATIVE";
+      SetError(e.what());
+    }
+  }
+  void OnOK() override {
+    Napi::HandleScope scope(Env());
+    try {
+      deferred_.Resolve(done_(Env()));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+  void OnError(const Napi::Error& e) override {
+    Napi::HandleScope scope(Env());
+    deferred_.Reject(make_error(Env(), code_.empty() ? "ERR_NATIVE" : code_, e.Message()).Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::function<void()> work_;
+  std::function<Napi::Value(Napi::Env)> done_;
+  std::string code_;
+};
+
+inline Napi::Promise run_async(Napi::Env env, std::function<void()> work, std::function<Napi::Value(Napi::Env)> done) {
+  auto* w = new LambdaWorker(env, std::move(work), std::move(done));
+  Napi::Promise p = w->promise();
+  w->Queue();
+  return p;
+}
+
+}  // namespace crossrank::bind

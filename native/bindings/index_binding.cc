@@ -1,0 +1,322 @@
+#include "bindings/index_binding.h"
+
+#include <thread>
+
+#include "bindings/napi_util.h"
+
+namespace crossrank::bind {
+
+namespace {
+
+std::vector<float> copy_floats(Napi::Env env, Napi::Value v, const char* name) {
+  CR_THROW_TYPE_IF(!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array, env,
+                   std::string(name) + " must be a Float32Array");
+  Napi::Float32Array a = v.As<Napi::Float32Array>();
+  return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
+}
+
+std::vector<int64_t> copy_ids(Napi::Env env, Napi::Value v, const char* name) {
+  CR_THROW_TYPE_IF(!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_bigint64_array, env,
+                   std::string(name) + " must be a BigInt64Array");
+  auto a = v.As<Napi::TypedArrayOf<int64_t>>();
+  return std::vector<int64_t>(a.Data(), a.Data() + a.ElementLength());
+}
+
+template <typename F>
+auto sync(Napi::Env env, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    throw from_exception(env, e);
+  }
+}
+
+Napi::Value hits_to_js(Napi::Env env, const std::vector<std::vector<index::Hit>>& all) {
+  Napi::Array out = Napi::Array::New(env, all.size());
+  for (size_t q = 0; q < all.size(); ++q) {
+    Napi::Uint32Array docs = Napi::Uint32Array::New(env, all[q].size());
+    Napi::Float32Array scores = Napi::Float32Array::New(env, all[q].size());
+    for (size_t i = 0; i < all[q].size(); ++i) {
+      docs[i] = all[q][i].doc;
+      scores[i] = all[q][i].score;
+    }
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("docs", docs);
+    o.Set("scores", scores);
+    out.Set(static_cast<uint32_t>(q), o);
+  }
+  return out;
+}
+
+}  // namespace
+
+// ---- FAISS ----------------------------------------------------------------------------------
+
+Napi::Function VectorIndexWrap::Init(Napi::Env env) {
+  return DefineClass(env, "NativeVectorIndex",
+                     {InstanceMethod("train", &VectorIndexWrap::Train), InstanceMethod("add", &VectorIndexWrap::Add),
+                      InstanceMethod("search", &VectorIndexWrap::Search), InstanceMethod("searchSync", &VectorIndexWrap::SearchSync),
+                      InstanceMethod("remove", &VectorIndexWrap::Remove), InstanceMethod("save", &VectorIndexWrap::Save),
+                      InstanceMethod("info", &VectorIndexWrap::Info), StaticMethod("load", &VectorIndexWrap::Load)});
+}
+
+// new NativeVectorIndex(dim, factory, metric) or new NativeVectorIndex() (filled by load)
+VectorIndexWrap::VectorIndexWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<VectorIndexWrap>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() == 0) return;
+  CR_THROW_TYPE_IF(!info[0].IsNumber() || !info[1].IsString() || !info[2].IsString(), env,
+                   "expected (dim: number, factory: string, metric: 'ip' | 'l2')");
+  const int dim = info[0].As<Napi::Number>().Int32Value();
+  const std::string factory = info[1].As<Napi::String>().Utf8Value();
+  const auto metric = info[2].As<Napi::String>().Utf8Value() == "ip" ? index::Metric::InnerProduct : index::Metric::L2;
+  index = sync(env, [&] { return index::VectorIndex::create(dim, factory, metric); });
+}
+
+Napi::Value VectorIndexWrap::Train(const Napi::CallbackInfo& info) {
+  auto x = std::make_shared<std::vector<float>>(copy_floats(info.Env(), info[0], "vectors"));
+  auto idx = index;
+  return run_async(info.Env(), [idx, x] { idx->train(x->data(), x->size() / static_cast<size_t>(idx->dim())); },
+                   [](Napi::Env env) { return env.Undefined(); });
+}
+
+// add(vectors, ids | null)
+Napi::Value VectorIndexWrap::Add(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto x = std::make_shared<std::vector<float>>(copy_floats(env, info[0], "vectors"));
+  auto ids = std::make_shared<std::vector<int64_t>>();
+  if (!info[1].IsNull() && !info[1].IsUndefined()) *ids = copy_ids(env, info[1], "ids");
+  auto idx = index;
+  return run_async(
+      env, [idx, x, ids] { idx->add(x->data(), x->size() / static_cast<size_t>(idx->dim()), ids->empty() ? nullptr : ids->data()); },
+      [](Napi::Env env) { return env.Undefined(); });
+}
+
+namespace {
+index::SearchParams search_params(const Napi::Value& v) {
+  index::SearchParams p;
+  if (v.IsObject()) {
+    Napi::Object o = v.As<Napi::Object>();
+    p.nprobe = static_cast<int>(get_number(o, "nprobe", 0));
+    p.ef_search = static_cast<int>(get_number(o, "efSearch", 0));
+  }
+  return p;
+}
+
+struct SearchOut {
+  std::vector<float> scores;
+  std::vector<int64_t> ids;
+};
+
+Napi::Value search_to_js(Napi::Env env, const SearchOut& r) {
+  Napi::Object o = Napi::Object::New(env);
+  Napi::Float32Array scores = Napi::Float32Array::New(env, r.scores.size());
+  std::copy(r.scores.begin(), r.scores.end(), scores.Data());
+  auto ids = Napi::TypedArrayOf<int64_t>::New(env, r.ids.size(), napi_bigint64_array);
+  std::copy(r.ids.begin(), r.ids.end(), ids.Data());
+  o.Set("scores", scores);
+  o.Set("ids", ids);
+  return o;
+}
+}  // namespace
+
+// search(queries, k, { nprobe, efSearch }) -> Promise<{ ids: BigInt64Array, scores: Float32Array }>
+Napi::Value VectorIndexWrap::Search(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto q = std::make_shared<std::vector<float>>(copy_floats(env, info[0], "queries"));
+  const size_t k = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
+  const index::SearchParams p = search_params(info[2]);
+  auto idx = index;
+  auto out = std::make_shared<SearchOut>();
+  return run_async(
+      env,
+      [idx, q, k, p, out] {
+        const size_t nq = q->size() / static_cast<size_t>(idx->dim());
+        out->scores.resize(nq * k);
+        out->ids.resize(nq * k);
+        idx->search(q->data(), nq, k, p, out->scores.data(), out->ids.data());
+      },
+      [out](Napi::Env env) { return search_to_js(env, *out); });
+}
+
+// searchSync: for one small query where a thread hop costs more than the search (tiny indexes).
+Napi::Value VectorIndexWrap::SearchSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<float> q = copy_floats(env, info[0], "queries");
+  const size_t k = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
+  SearchOut out;
+  const size_t nq = q.size() / static_cast<size_t>(index->dim());
+  out.scores.resize(nq * k);
+  out.ids.resize(nq * k);
+  sync(env, [&] { index->search(q.data(), nq, k, search_params(info[2]), out.scores.data(), out.ids.data()); });
+  return search_to_js(env, out);
+}
+
+Napi::Value VectorIndexWrap::Remove(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::vector<int64_t> ids = copy_ids(env, info[0], "ids");
+  return Napi::Number::New(env, static_cast<double>(sync(env, [&] { return index->remove(ids.data(), ids.size()); })));
+}
+
+Napi::Value VectorIndexWrap::Save(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CR_THROW_TYPE_IF(!info[0].IsString(), env, "path must be a string");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  auto idx = index;
+  return run_async(env, [idx, path] { idx->save(path); }, [](Napi::Env env) { return env.Undefined(); });
+}
+
+Napi::Value VectorIndexWrap::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("dim", index->dim());
+  o.Set("ntotal", static_cast<double>(index->ntotal()));
+  o.Set("isTrained", index->is_trained());
+  o.Set("metric", index->metric() == index::Metric::InnerProduct ? "ip" : "l2");
+  o.Set("description", index->description());
+  return o;
+}
+
+// NativeVectorIndex.load(path) -> Promise<NativeVectorIndex>
+Napi::Value VectorIndexWrap::Load(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CR_THROW_TYPE_IF(!info[0].IsString(), env, "path must be a string");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  auto loaded = std::make_shared<std::shared_ptr<index::VectorIndex>>();
+  auto ctor = std::make_shared<Napi::FunctionReference>(Napi::Persistent(info.This().As<Napi::Function>()));
+  return run_async(env, [path, loaded] { *loaded = index::VectorIndex::load(path); },
+                   [loaded, ctor](Napi::Env env) -> Napi::Value {
+                     Napi::Object obj = ctor->New({});
+                     VectorIndexWrap::Unwrap(obj)->index = *loaded;
+                     return obj;
+                   });
+}
+
+// ---- BM25 -----------------------------------------------------------------------------------
+
+Napi::Function Bm25Wrap::Init(Napi::Env env) {
+  return DefineClass(env, "NativeBm25",
+                     {InstanceMethod("add", &Bm25Wrap::Add), InstanceMethod("search", &Bm25Wrap::Search),
+                      InstanceMethod("remove", &Bm25Wrap::Remove), InstanceMethod("analyze", &Bm25Wrap::Analyze),
+                      InstanceMethod("save", &Bm25Wrap::Save), InstanceMethod("info", &Bm25Wrap::Info),
+                      StaticMethod("load", &Bm25Wrap::Load)});
+}
+
+// new NativeBm25({ k1, b, stemmer, stopwords }) or new NativeBm25() (filled by load)
+Bm25Wrap::Bm25Wrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Bm25Wrap>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() == 0) return;
+  Napi::Object o = info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
+  index::Bm25Params p;
+  p.k1 = static_cast<float>(get_number(o, "k1", 0.9));
+  p.b = static_cast<float>(get_number(o, "b", 0.4));
+  index::AnalyzerOptions a;
+  a.stemmer = get_string(o, "stemmer", "porter");
+  a.stopwords = get_bool(o, "stopwords", true);
+  index = sync(env, [&] { return std::make_shared<index::Bm25Index>(p, a); });
+}
+
+namespace {
+std::vector<std::string> strings_of(Napi::Env env, Napi::Value v, const char* name) {
+  CR_THROW_TYPE_IF(!v.IsArray(), env, std::string(name) + " must be an array of strings");
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<std::string> out;
+  out.reserve(a.Length());
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value s = a.Get(i);
+    CR_THROW_TYPE_IF(!s.IsString(), env, std::string(name) + "[" + std::to_string(i) + "] must be a string");
+    out.push_back(s.As<Napi::String>().Utf8Value());
+  }
+  return out;
+}
+}  // namespace
+
+// add(texts, threads) -> Promise<first document number>
+Napi::Value Bm25Wrap::Add(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto texts = std::make_shared<std::vector<std::string>>(strings_of(env, info[0], "texts"));
+  const unsigned threads = info[1].IsNumber() ? std::max(1u, info[1].As<Napi::Number>().Uint32Value()) : 1u;
+  auto idx = index;
+  auto first = std::make_shared<uint32_t>(0);
+  return run_async(env, [idx, texts, threads, first] { *first = idx->add(*texts, threads); },
+                   [first](Napi::Env env) { return Napi::Number::New(env, *first); });
+}
+
+// search(queries, k, threads) -> Promise<[{ docs: Uint32Array, scores: Float32Array }]>
+Napi::Value Bm25Wrap::Search(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto queries = std::make_shared<std::vector<std::string>>(strings_of(env, info[0], "queries"));
+  const size_t k = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
+  const unsigned threads = info[2].IsNumber() ? std::max(1u, info[2].As<Napi::Number>().Uint32Value()) : 1u;
+  auto idx = index;
+  auto out = std::make_shared<std::vector<std::vector<index::Hit>>>(queries->size());
+  return run_async(
+      env,
+      [idx, queries, k, threads, out] {
+        std::atomic<size_t> next{0};
+        auto work = [&] {
+          for (size_t i; (i = next.fetch_add(1)) < queries->size();) (*out)[i] = idx->search((*queries)[i], k);
+        };
+        std::vector<std::thread> pool;
+        const unsigned n = std::min<unsigned>(threads, static_cast<unsigned>(queries->size()));
+        for (unsigned t = 1; t < n; ++t) pool.emplace_back(work);
+        work();
+        for (auto& t : pool) t.join();
+      },
+      [out](Napi::Env env) { return hits_to_js(env, *out); });
+}
+
+Napi::Value Bm25Wrap::Remove(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CR_THROW_TYPE_IF(!info[0].IsTypedArray(), env, "docs must be a Uint32Array");
+  Napi::Uint32Array a = info[0].As<Napi::Uint32Array>();
+  std::vector<uint32_t> docs(a.Data(), a.Data() + a.ElementLength());
+  sync(env, [&] { index->remove(docs); });
+  return env.Undefined();
+}
+
+Napi::Value Bm25Wrap::Analyze(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CR_THROW_TYPE_IF(!info[0].IsString(), env, "text must be a string");
+  std::vector<std::string> toks;
+  sync(env, [&] { index->analyzer().analyze(info[0].As<Napi::String>().Utf8Value(), toks); });
+  Napi::Array out = Napi::Array::New(env, toks.size());
+  for (size_t i = 0; i < toks.size(); ++i) out.Set(static_cast<uint32_t>(i), toks[i]);
+  return out;
+}
+
+Napi::Value Bm25Wrap::Save(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CR_THROW_TYPE_IF(!info[0].IsString(), env, "path must be a string");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  auto idx = index;
+  return run_async(env, [idx, path] { idx->save(path); }, [](Napi::Env env) { return env.Undefined(); });
+}
+
+Napi::Value Bm25Wrap::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("size", index->size());
+  o.Set("live", index->live());
+  o.Set("terms", static_cast<double>(index->terms()));
+  o.Set("k1", index->params().k1);
+  o.Set("b", index->params().b);
+  o.Set("stemmer", index->analyzer().options().stemmer);
+  o.Set("stopwords", index->analyzer().options().stopwords);
+  return o;
+}
+
+Napi::Value Bm25Wrap::Load(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CR_THROW_TYPE_IF(!info[0].IsString(), env, "path must be a string");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  auto loaded = std::make_shared<std::shared_ptr<index::Bm25Index>>();
+  auto ctor = std::make_shared<Napi::FunctionReference>(Napi::Persistent(info.This().As<Napi::Function>()));
+  return run_async(env, [path, loaded] { *loaded = index::Bm25Index::load(path); },
+                   [loaded, ctor](Napi::Env env) -> Napi::Value {
+                     Napi::Object obj = ctor->New({});
+                     Bm25Wrap::Unwrap(obj)->index = *loaded;
+                     return obj;
+                   });
+}
+
+}  // namespace crossrank::bind

@@ -1,0 +1,162 @@
+/**
+ * FAISS vector index (Debian's libfaiss linked into the addon): any index_factory description,
+ * 64-bit ids, search-time nprobe / efSearch, removal where the index type supports it, and atomic
+ * save. Train, add, search, save and load run off the event loop.
+ */
+import { addon, type NativeVectorIndex } from '../native.js';
+import { CrossrankError, fromNative, invalidType, validateInteger, validateObject, validateOneOf, validateString } from '../errors.js';
+
+export type Metric = 'ip' | 'l2';
+
+export interface SearchParams {
+  /** IVF lists to visit (IVF indexes). */
+  nprobe?: number;
+  /** HNSW search beam width (HNSW indexes). */
+  efSearch?: number;
+}
+
+/** Results of `nq` queries, `k` per query, row-major; missing results have id -1. */
+export interface SearchResult {
+  ids: BigInt64Array;
+  /** Inner products ('ip', larger is closer) or squared distances ('l2', smaller is closer). */
+  scores: Float32Array;
+  nq: number;
+  k: number;
+}
+
+function dimensionError(name: string, dim: number, len: number): CrossrankError {
+  return new CrossrankError(
+    'ERR_DIMENSION_MISMATCH',
+    `"${name}" holds ${len} floats, which is not a whole number of ${dim}-dimensional vectors`,
+  );
+}
+
+export class FaissIndex {
+  readonly #native: NativeVectorIndex;
+
+  private constructor(native: NativeVectorIndex) {
+    this.#native = native;
+  }
+
+  /**
+   * Build an empty index. `factory` is any FAISS index_factory string ('Flat', 'HNSW32',
+   * 'IVF4096,PQ48', 'OPQ16,IVF256,PQ16', …). Throws ERR_INDEX_FACTORY when FAISS rejects it.
+   */
+  static create(dim: number, factory = 'Flat', options: { metric?: Metric } = {}): FaissIndex {
+    validateInteger(dim, 'dim', 1, 1 << 16);
+    validateString(factory, 'factory');
+    validateObject(options as unknown, 'options');
+    const metric = options.metric ?? 'ip';
+    validateOneOf(metric, 'options.metric', ['ip', 'l2'] as const);
+    try {
+      return new FaissIndex(new addon.NativeVectorIndex(dim, factory, metric));
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /** Read an index written by {@link FaissIndex.save} (or by FAISS's write_index). */
+  static async load(path: string): Promise<FaissIndex> {
+    validateString(path, 'path');
+    try {
+      return new FaissIndex(await addon.NativeVectorIndex.load(path));
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  get dim(): number {
+    return this.#native.info().dim;
+  }
+  /** Vectors stored. */
+  get ntotal(): number {
+    return this.#native.info().ntotal;
+  }
+  get isTrained(): boolean {
+    return this.#native.info().isTrained;
+  }
+  get metric(): Metric {
+    return this.#native.info().metric;
+  }
+
+  #vectors(v: unknown, name: string): Float32Array {
+    if (!(v instanceof Float32Array)) throw invalidType(name, 'a Float32Array (row-major, n × dim)', v);
+    const dim = this.dim;
+    if (v.length % dim !== 0) throw dimensionError(name, dim, v.length);
+    return v;
+  }
+
+  /** Train (IVF, PQ, …) on representative vectors. Flat and HNSW need no training. */
+  async train(vectors: Float32Array): Promise<void> {
+    const v = this.#vectors(vectors, 'vectors');
+    try {
+      await this.#native.train(v);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /** Add vectors with their ids (default: continuing after the largest id so far). */
+  async add(vectors: Float32Array, ids?: BigInt64Array | readonly number[]): Promise<void> {
+    const v = this.#vectors(vectors, 'vectors');
+    const n = v.length / this.dim;
+    let idArr: BigInt64Array | null = null;
+    if (ids !== undefined) {
+      if (ids instanceof BigInt64Array) idArr = ids;
+      else if (Array.isArray(ids)) {
+        idArr = new BigInt64Array(ids.length);
+        ids.forEach((x, i) => {
+          validateInteger(x, `ids[${i}]`, 0);
+          idArr![i] = BigInt(x);
+        });
+      } else throw invalidType('ids', 'a BigInt64Array or an array of integers', ids);
+      if (idArr.length !== n) {
+        throw new CrossrankError('ERR_DIMENSION_MISMATCH', `"ids" has ${idArr.length} entries for ${n} vectors`);
+      }
+    }
+    try {
+      await this.#native.add(v, idArr);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /** The `k` nearest stored vectors of each query. */
+  async search(queries: Float32Array, k: number, params: SearchParams = {}): Promise<SearchResult> {
+    const q = this.#vectors(queries, 'queries');
+    validateInteger(k, 'k', 1, 1 << 20);
+    this.#params(params);
+    try {
+      const r = await this.#native.search(q, k, params);
+      return { ...r, nq: q.length / this.dim, k };
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  #params(params: SearchParams): void {
+    validateObject(params as unknown, 'params');
+    if (params.nprobe !== undefined) validateInteger(params.nprobe, 'params.nprobe', 1);
+    if (params.efSearch !== undefined) validateInteger(params.efSearch, 'params.efSearch', 1);
+  }
+
+  /** Remove vectors by id; returns how many were removed. ERR_INDEX_UNSUPPORTED for HNSW and the like. */
+  remove(ids: BigInt64Array | readonly number[]): number {
+    const arr = ids instanceof BigInt64Array ? ids : BigInt64Array.from(ids as number[], (x) => BigInt(x));
+    try {
+      return this.#native.remove(arr);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /** Write to `path` atomically: a temporary file, fsync, then rename over `path`. */
+  async save(path: string): Promise<void> {
+    validateString(path, 'path');
+    try {
+      await this.#native.save(path);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+}
