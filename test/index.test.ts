@@ -1,0 +1,215 @@
+// First-stage indexes: FAISS binding (recall vs exact search, persistence, errors) and BM25
+// (ArguAna nDCG against Pyserini's published figure, analyzer, persistence), and RRF.
+import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Bm25Index, CrossrankError, FaissIndex, loadBeir, mean, ndcgAt, reciprocalRankFusion } from '../src/index.js';
+import { rejectionOf, errorOf } from './helpers.js';
+import { haveShared, requireShared } from './shared.js';
+
+/** Deterministic clustered vectors: `clusters` Gaussian blobs on the unit sphere. */
+function clustered(n: number, dim: number, clusters: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  const rand = () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  const gauss = () => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
+  const centers = Array.from({ length: clusters }, () => Float32Array.from({ length: dim }, gauss));
+  const out = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) {
+    const c = centers[Math.floor(rand() * clusters)]!;
+    let norm = 0;
+    for (let d = 0; d < dim; d++) {
+      const x = c[d]! + 0.35 * gauss();
+      out[i * dim + d] = x;
+      norm += x * x;
+    }
+    norm = Math.sqrt(norm);
+    for (let d = 0; d < dim; d++) out[i * dim + d]! /= norm;
+  }
+  return out;
+}
+
+function recallAt10(truth: BigInt64Array, got: BigInt64Array, nq: number): number {
+  let hit = 0;
+  for (let q = 0; q < nq; q++) {
+    const t = new Set(Array.from(truth.subarray(q * 10, q * 10 + 10)));
+    for (const id of got.subarray(q * 10, q * 10 + 10)) if (t.has(id)) hit++;
+  }
+  return hit / (nq * 10);
+}
+
+describe('FaissIndex', () => {
+  const dim = 64;
+  // Queries come from the same clusters as the base vectors (held out), as real queries do.
+  const all = clustered(20_200, dim, 50, 1);
+  const base = all.subarray(0, 20_000 * dim);
+  const queries = all.slice(20_000 * dim);
+
+  it('HNSW32 and IVF reach recall@10 >= 0.95 against Flat on 20 000 clustered vectors', async () => {
+    const flat = FaissIndex.create(dim, 'Flat');
+    await flat.add(base);
+    const truth = await flat.search(queries, 10);
+    const hnsw = FaissIndex.create(dim, 'HNSW32');
+    await hnsw.add(base);
+    const h = await hnsw.search(queries, 10, { efSearch: 64 });
+    const ivf = FaissIndex.create(dim, 'IVF128,Flat');
+    await ivf.train(base);
+    await ivf.add(base);
+    const i = await ivf.search(queries, 10, { nprobe: 16 });
+    const rH = recallAt10(truth.ids, h.ids, 200);
+    const rI = recallAt10(truth.ids, i.ids, 200);
+    expect(rH).toBeGreaterThanOrEqual(0.95);
+    expect(rI).toBeGreaterThanOrEqual(0.95);
+    // The knobs are applied: one probe finds less than sixteen.
+    const one = await ivf.search(queries, 10, { nprobe: 1 });
+    expect(recallAt10(truth.ids, one.ids, 200)).toBeLessThan(rI);
+    expect(flat.ntotal).toBe(20_000);
+    expect(truth.scores[0]).toBeGreaterThanOrEqual(truth.scores[1]!);  // inner product: best first
+  });
+
+  it('keeps 64-bit ids, removes where supported, and reports unsupported removal', async () => {
+    const flat = FaissIndex.create(dim, 'Flat');
+    const big = [2n ** 40n + 1n, 2n ** 40n + 2n, 7n];
+    await flat.add(base.subarray(0, 3 * dim), BigInt64Array.from(big));
+    const r = await flat.search(base.subarray(dim, 2 * dim), 1);
+    expect(r.ids[0]).toBe(2n ** 40n + 2n);
+    expect(flat.remove([7])).toBe(1);
+    expect(flat.ntotal).toBe(2);
+    await flat.add(base.subarray(0, dim));  // default ids continue after the largest
+    const again = await flat.search(base.subarray(0, dim), 2);
+    expect(Array.from(again.ids).sort()).toEqual([2n ** 40n + 1n, 2n ** 40n + 3n].sort());
+    const hnsw = FaissIndex.create(dim, 'HNSW16');
+    await hnsw.add(base.subarray(0, 10 * dim));
+    const e = errorOf(() => hnsw.remove([1]));
+    expect(e.code).toBe('ERR_INDEX_UNSUPPORTED');
+  });
+
+  it('save/load round-trips with identical results', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crossrank-faiss-'));
+    for (const factory of ['Flat', 'HNSW32', 'IVF64,PQ16']) {
+      const idx = FaissIndex.create(dim, factory, { metric: 'l2' });
+      if (!idx.isTrained) await idx.train(base.subarray(0, 5000 * dim));
+      await idx.add(base.subarray(0, 5000 * dim));
+      const before = await idx.search(queries, 10, factory.startsWith('IVF') ? { nprobe: 8 } : {});
+      const path = join(dir, `${factory.replace(/,/g, '_')}.faiss`);
+      await idx.save(path);
+      const back = await FaissIndex.load(path);
+      expect(back.ntotal).toBe(5000);
+      expect(back.metric).toBe('l2');
+      const after = await back.search(queries, 10, factory.startsWith('IVF') ? { nprobe: 8 } : {});
+      expect(after.ids).toEqual(before.ids);
+      expect(after.scores).toEqual(before.scores);
+    }
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+  });
+
+  it('a process killed while saving leaves the previous file intact', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crossrank-faiss-kill-'));
+    const path = join(dir, 'index.faiss');
+    const small = FaissIndex.create(128, 'Flat', { metric: 'l2' });
+    const v = clustered(100, 128, 5, 3);
+    await small.add(v);
+    await small.save(path);
+    const before = await small.search(v.subarray(0, 128 * 5), 3);
+    const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures/save-victim.mjs'), path, '400000']);
+    await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('saving') && resolve()));
+    await new Promise((r) => setTimeout(r, 150));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('exit', r));
+    // Either the old file or a complete new one is there, never a torn one; here the victim never
+    // finishes a 200 MB write in 150 ms, so it is the old one.
+    const back = await FaissIndex.load(path);
+    expect(back.ntotal).toBe(100);
+    const after = await back.search(v.subarray(0, 128 * 5), 3);
+    expect(after.ids).toEqual(before.ids);
+    expect(readdirSync(dir).some((f) => f.includes('.tmp-'))).toBe(true);  // the torn temporary file
+  }, 60_000);
+
+  it('rejects mismatched dimensions, wrong dtypes, bad factories and misplaced knobs', async () => {
+    const flat = FaissIndex.create(4, 'Flat');
+    const e1 = await rejectionOf(flat.add(new Float32Array(6)));
+    expect(e1).toBeInstanceOf(CrossrankError);
+    expect(e1.code).toBe('ERR_DIMENSION_MISMATCH');
+    expect((await rejectionOf(flat.add(new Float64Array(8) as never))).message).toMatch(/"vectors".*Float32Array/);
+    expect((await rejectionOf(flat.add(new Float32Array(8), [1]))).code).toBe('ERR_DIMENSION_MISMATCH');
+    expect((await rejectionOf(flat.search(new Float32Array(3), 1))).code).toBe('ERR_DIMENSION_MISMATCH');
+    expect((await rejectionOf(flat.search(new Float32Array(4), 0))).code).toBe('ERR_OUT_OF_RANGE');
+    expect((await rejectionOf(flat.search(new Float32Array(4), 1, { nprobe: 4 }))).code).toBe('ERR_INDEX_UNSUPPORTED');
+    expect(errorOf(() => FaissIndex.create(4, 'NotAnIndex')).code).toBe('ERR_INDEX_FACTORY');
+    expect(errorOf(() => FaissIndex.create(0)).code).toBe('ERR_OUT_OF_RANGE');
+    const ivf = FaissIndex.create(4, 'IVF4,Flat');
+    expect((await rejectionOf(ivf.add(new Float32Array(8)))).code).toBe('ERR_INDEX_NOT_TRAINED');
+    expect((await rejectionOf(FaissIndex.load('/nonexistent/x.faiss'))).code).toBe('ERR_INDEX_IO');
+    // An empty index answers with -1 ids rather than failing.
+    const r = await FaissIndex.create(4).search(new Float32Array(4), 2);
+    expect(Array.from(r.ids)).toEqual([-1n, -1n]);
+  });
+});
+
+describe.skipIf(!haveShared)('Bm25Index', () => {
+  it('ArguAna nDCG@10 is within 0.01 of Pyserini BM25 flat (0.3970)', async () => {
+    const c = loadBeir(requireShared('fixtures/ir/beir-arguana'));
+    const idx = Bm25Index.create({ k1: 0.9, b: 0.4 });
+    await idx.add(c.docs.map((d) => `${d.title} ${d.text}`));
+    const hits = await idx.searchBatch(c.queries.map((q) => q.text), 101);
+    const ndcg = mean(
+      c.queries.map((q, i) => {
+        // BEIR drops the hit whose id equals the query id (ArguAna queries are corpus documents).
+        const ranking = Array.from(hits[i]!.docs, (d) => c.docs[d]!.id).filter((id) => id !== q.id);
+        return ndcgAt(ranking, c.qrels.get(q.id)!, 10);
+      }),
+    );
+    expect(Math.abs(ndcg - 0.397)).toBeLessThanOrEqual(0.01);
+  });
+
+  it('analyzes like Lucene English: stop words, possessives, Porter stems, UAX#29 words', () => {
+    const idx = Bm25Index.create();
+    expect(idx.analyze("The economists' models weren't running at NASA's labs in 2024!")).toEqual([
+      'economist', 'model', "weren't", 'run', 'nasa', 'lab', '2024',
+    ]);
+    expect(Bm25Index.create({ stopwords: false, stemmer: 'none' }).analyze('The Cats')).toEqual(['the', 'cats']);
+    expect(idx.analyze('is a an the of')).toEqual([]);
+  });
+
+  it('search, remove, save/load with identical results', async () => {
+    const idx = Bm25Index.create();
+    const docs = ['supersonic flow over wings', 'boundary layer transition', 'wings and flutter', 'flow flow flow'];
+    expect(await idx.add(docs)).toBe(0);
+    const r = await idx.search('flow wings', 10);
+    expect(Array.from(r.docs).sort()).toEqual([0, 2, 3]);
+    expect(r.scores[0]).toBeGreaterThanOrEqual(r.scores[1]!);
+    idx.remove([0]);
+    expect(idx.live).toBe(3);
+    const r2 = await idx.search('flow wings', 10);
+    expect(Array.from(r2.docs)).not.toContain(0);
+    const dir = mkdtempSync(join(tmpdir(), 'crossrank-bm25-'));
+    await idx.save(join(dir, 'bm25.bin'));
+    const back = await Bm25Index.load(join(dir, 'bm25.bin'));
+    const r3 = await back.search('flow wings', 10);
+    expect(r3.docs).toEqual(r2.docs);
+    expect(r3.scores).toEqual(r2.scores);
+    expect(back.live).toBe(3);
+    expect(existsSync(join(dir, 'bm25.bin'))).toBe(true);
+  });
+
+  it('rejects bad input with typed errors', async () => {
+    const idx = Bm25Index.create();
+    await expect(idx.add(['ok', 3] as never)).rejects.toThrow(/"texts\[1\]"/);
+    await expect(idx.search('q', 0)).rejects.toThrow(RangeError);
+    expect(() => Bm25Index.create({ b: 2 })).toThrow(/options.b/);
+    expect(() => Bm25Index.create({ stemmer: 'lovins' as never })).toThrow(/options.stemmer/);
+    expect(errorOf(() => idx.remove([99])).code).toBe('ERR_OUT_OF_RANGE');
+    expect((await rejectionOf(Bm25Index.load('/nonexistent'))).code).toBe('ERR_INDEX_IO');
+  });
+});
+
+describe('reciprocalRankFusion', () => {
+  it('sums 1/(k + rank) over lists and records each rank', () => {
+    const fused = reciprocalRankFusion([['a', 'b', 'c'], ['c', 'a', 'd']], { k: 60 });
+    expect(fused.map((h) => h.id)).toEqual(['a', 'c', 'b', 'd']);
+    expect(fused[0]!.score).toBeCloseTo(1 / 61 + 1 / 62, 12);
+    expect(fused[0]!.ranks).toEqual([1, 2]);
+    expect(fused[3]!.ranks).toEqual([null, 3]);
+  });
+});
