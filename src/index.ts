@@ -26,3 +26,4 @@ export { FaissIndex, type Metric, type SearchParams, type SearchResult } from '.
 export { Bm25Index, type Bm25Options, type Bm25Hits } from './index/bm25.js';
 export { reciprocalRankFusion, type FusedHit } from './index/fusion.js';
 export { ndcgAt, recallAt, mean } from './eval/metrics.js';
+export { BiEncoder, type BiEncoderOptions, type Pooling } from './inference/bi-encoder.js';

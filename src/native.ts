@@ -103,6 +103,13 @@ export interface NativeSession {
     opts: NativeScoreOptions,
     cancel: Int32Array | null,
   ): Promise<NativeScoreResult>;
+  /** Async (libuv pool): pooled, optionally normalized vectors, texts × dim. */
+  embedAsync(
+    tokenizer: NativeTokenizer,
+    texts: string[],
+    opts: NativeEncodeOptions & { tokenBudget: number; maxRows: number; pooling: 'mean' | 'cls' | 'max' | 'none'; normalize: boolean; output: string },
+    cancel: Int32Array | null,
+  ): Promise<{ dim: number; vectors: Float32Array; truncated: Uint8Array; errors: ({ code: string; message: string } | null)[] }>;
   info(): NativeSessionInfo;
   /** Throws ERR_BUSY while runs are in flight. */
   dispose(): void;

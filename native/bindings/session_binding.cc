@@ -3,6 +3,7 @@
 #include "bindings/addon_data.h"
 #include "bindings/napi_util.h"
 #include "bindings/tokenizer_binding.h"
+#include "inference/embedder.h"
 #include "inference/scorer.h"
 
 namespace crossrank::bind {
@@ -121,7 +122,8 @@ class ScoreWorker : public Napi::AsyncWorker {
 
 Napi::Function SessionWrap::Init(Napi::Env env) {
   return DefineClass(env, "NativeSession",
-                     {InstanceMethod("scoreAsync", &SessionWrap::ScoreAsync), InstanceMethod("info", &SessionWrap::Info),
+                     {InstanceMethod("scoreAsync", &SessionWrap::ScoreAsync), InstanceMethod("embedAsync", &SessionWrap::EmbedAsync),
+                      InstanceMethod("info", &SessionWrap::Info),
                       InstanceMethod("dispose", &SessionWrap::Dispose),
                       InstanceAccessor("inFlight", &SessionWrap::InFlight, nullptr),
                       StaticMethod("liveSessions", &SessionWrap::LiveSessions)});
@@ -184,6 +186,59 @@ Napi::Value SessionWrap::ScoreAsync(const Napi::CallbackInfo& info) {
   Napi::Promise p = w->promise();
   w->Queue();
   return p;
+}
+
+namespace {
+// Held by an async run: keeps the handle and the cancel buffer alive and ends the run's in-flight
+// count when the worker is destroyed (on the JS thread, after it settled).
+struct RunGuard {
+  SessionWrap* owner;
+  Napi::ObjectReference owner_ref, cancel_ref;
+  ~RunGuard() { owner->release_run(); }
+};
+
+int32_t* cancel_flag(Napi::Value v, RunGuard& g) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) return nullptr;
+  Napi::Int32Array c = v.As<Napi::Int32Array>();
+  if (c.ElementLength() < 1) return nullptr;
+  g.cancel_ref = Napi::Persistent(c.As<Napi::Object>());
+  return c.Data();
+}
+}  // namespace
+
+// embedAsync(tokenizer, texts, { maxLength, truncate, pooling, normalize, tokenBudget, maxRows, output }, cancel)
+Napi::Value SessionWrap::EmbedAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CR_THROW_TYPE_IF(!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(addon_data(env).tokenizer.Value()),
+                   env, "tokenizer must be a NativeTokenizer");
+  auto tok = TokenizerWrap::Unwrap(info[0].As<Napi::Object>())->get();
+  auto req = std::make_shared<infer::EmbedRequest>();
+  req->texts = read_strings(env, info[1], "texts");
+  Napi::Object o = info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object::New(env);
+  req->enc = parse_encode_options(o);
+  req->token_budget = static_cast<size_t>(get_number(o, "tokenBudget", 8192));
+  req->max_rows = static_cast<size_t>(get_number(o, "maxRows", 64));
+  const std::string pooling = get_string(o, "pooling", "mean");
+  req->pooling = pooling == "cls" ? infer::Pooling::Cls : pooling == "max" ? infer::Pooling::Max
+                 : pooling == "none" ? infer::Pooling::None : infer::Pooling::Mean;
+  req->normalize = get_bool(o, "normalize", true);
+  req->output = get_string(o, "output", "");
+  auto session = acquire_for_run(env);
+  auto guard = std::make_shared<RunGuard>();
+  guard->owner = this;
+  guard->owner_ref = Napi::Persistent(info.This().As<Napi::Object>());
+  int32_t* cancel = cancel_flag(info[3], *guard);
+  auto out = std::make_shared<infer::EmbedResult>();
+  return run_async(
+      env, [tok, session, req, cancel, out] { infer::embed(*tok, *session, *req, cancel, *out); },
+      [out, guard](Napi::Env env) -> Napi::Value {
+        Napi::Object r = Napi::Object::New(env);
+        r.Set("dim", static_cast<double>(out->dim));
+        r.Set("vectors", typed_copy<Napi::Float32Array>(env, out->vectors));
+        r.Set("truncated", typed_copy<Napi::Uint8Array>(env, out->truncated));
+        r.Set("errors", error_list(env, out->err_code, out->err_msg));
+        return r;
+      });
 }
 
 Napi::Value SessionWrap::Info(const Napi::CallbackInfo& info) {

@@ -12,6 +12,7 @@ namespace crossrank::bind {
 //   new NativeSession(path, config)            sync; throws ERR_MODEL_NOT_FOUND / ERR_MODEL_LOAD / ...
 //   scoreAsync(tokenizer, queries, docs, pairQuery, opts, cancel)
 //                                              async (libuv pool); rejects ERR_ABORTED, ERR_INFERENCE
+//   embedAsync(tokenizer, texts, opts, cancel)  async; pooled (and normalized) vectors
 //   info()                                     sync
 //   dispose()                                  sync; throws ERR_BUSY while runs are in flight
 class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
@@ -24,6 +25,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
 
  private:
   Napi::Value ScoreAsync(const Napi::CallbackInfo& info);
+  Napi::Value EmbedAsync(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Napi::Value InFlight(const Napi::CallbackInfo& info);

@@ -1,0 +1,179 @@
+/**
+ * The bi-encoder (first stage): texts → one vector each, for a FAISS index. Same native tokenizer,
+ * length-sorted batching and process-wide shared sessions as the cross-encoder. Pooling and
+ * normalisation come from sentence-transformers' modules.json / 1_Pooling/config.json when the
+ * model directory has them.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { addon, type NativeSession } from '../native.js';
+import { BatchError, CrossrankError, fromNative, invalidType, validateBoolean, validateInteger, validateObject, validateOneOf, validateString } from '../errors.js';
+import { Tokenizer } from '../tokenizer/tokenizer.js';
+import { resolveModelFiles, type Dtype, type ModelConfig } from './model-files.js';
+import { abortError } from './scorer.js';
+
+export type Pooling = 'mean' | 'cls' | 'max';
+
+export interface BiEncoderOptions {
+  /** Default: sentence-transformers' 1_Pooling/config.json, else 'mean'. */
+  pooling?: Pooling;
+  /** L2-normalise vectors. Default: true when modules.json has a Normalize module or there is no modules.json. */
+  normalize?: boolean;
+  dtype?: Dtype;
+  modelFile?: string;
+  /** Tokens per text, special tokens included. Default: the model's limit (usually 512). */
+  maxLength?: number;
+  /** ONNX Runtime intra-op threads. Default: the number of cores. */
+  threads?: number;
+  /** Most texts per micro-batch. Default 64. */
+  batchSize?: number;
+  /** Most tokens (rows × padded length) per micro-batch. Default 16384. */
+  maxBatchTokens?: number;
+}
+
+interface StConfig {
+  pooling?: Pooling;
+  normalize?: boolean;
+}
+
+/** Pooling and normalisation declared by a sentence-transformers model directory. */
+function readSentenceTransformers(dir: string): StConfig {
+  const modulesPath = join(dir, 'modules.json');
+  if (!existsSync(modulesPath)) return {};
+  const modules = JSON.parse(readFileSync(modulesPath, 'utf8')) as { type?: string; path?: string }[];
+  const out: StConfig = { normalize: modules.some((m) => m.type?.endsWith('.Normalize')) };
+  const pool = modules.find((m) => m.type?.endsWith('.Pooling'));
+  const poolCfg = pool && join(dir, pool.path ?? '1_Pooling', 'config.json');
+  if (poolCfg && existsSync(poolCfg)) {
+    const c = JSON.parse(readFileSync(poolCfg, 'utf8')) as Record<string, unknown>;
+    if (c.pooling_mode_cls_token) out.pooling = 'cls';
+    else if (c.pooling_mode_max_tokens) out.pooling = 'max';
+    else if (c.pooling_mode_mean_tokens) out.pooling = 'mean';
+    else throw new CrossrankError('ERR_MODEL_CONFIG', `${poolCfg}: no pooling mode this library supports (cls, mean, max)`);
+  }
+  return out;
+}
+
+export class BiEncoder {
+  readonly #session: NativeSession;
+  readonly #tokenizer: Tokenizer;
+  readonly #opts: { maxLength: number; batchSize: number; maxBatchTokens: number };
+  readonly pooling: Pooling;
+  readonly normalize: boolean;
+  readonly maxLength: number;
+  readonly modelPath: string;
+  readonly config: ModelConfig;
+  #dim = 0;
+
+  private constructor(session: NativeSession, tokenizer: Tokenizer, args: { pooling: Pooling; normalize: boolean; maxLength: number; batchSize: number; maxBatchTokens: number; modelPath: string; config: ModelConfig }) {
+    this.#session = session;
+    this.#tokenizer = tokenizer;
+    this.#opts = args;
+    this.pooling = args.pooling;
+    this.normalize = args.normalize;
+    this.maxLength = args.maxLength;
+    this.modelPath = args.modelPath;
+    this.config = args.config;
+    const out = session.info().outputs[0];
+    const last = out?.shape[out.shape.length - 1];
+    if (last !== undefined && last > 0) this.#dim = last;
+  }
+
+  /** Load a bi-encoder from a local Hugging Face / sentence-transformers directory. */
+  static async load(dirOrId: string, options: BiEncoderOptions = {}): Promise<BiEncoder> {
+    validateString(dirOrId, 'model');
+    validateObject(options as unknown, 'options');
+    const files = resolveModelFiles(dirOrId, options.dtype ?? 'fp32', options.modelFile);
+    const st = readSentenceTransformers(files.dir);
+    const pooling = options.pooling ?? st.pooling ?? 'mean';
+    validateOneOf(pooling, 'options.pooling', ['mean', 'cls', 'max'] as const);
+    const normalize = options.normalize ?? st.normalize ?? true;
+    validateBoolean(normalize, 'options.normalize');
+    const limit = files.config.maxPositionEmbeddings ?? 512;
+    const tokenizer = Tokenizer.fromFile(files.tokenizer);
+    const maxLength = options.maxLength ?? Math.min(files.config.modelMaxLength ?? limit, limit);
+    validateInteger(maxLength, 'options.maxLength', tokenizer.specialTokens.single + 1, limit);
+    const threads = options.threads ?? availableParallelism();
+    validateInteger(threads, 'options.threads', 0, 1024);
+    const batchSize = options.batchSize ?? 64;
+    validateInteger(batchSize, 'options.batchSize', 1, 1 << 16);
+    const maxBatchTokens = options.maxBatchTokens ?? 16384;
+    validateInteger(maxBatchTokens, 'options.maxBatchTokens', 1, 1 << 30);
+    let session: NativeSession;
+    try {
+      session = new addon.NativeSession(files.onnx, { intraThreads: threads, interThreads: 1, device: 'cpu', deviceId: 0, optimize: true, spinning: true });
+    } catch (e) {
+      throw fromNative(e);
+    }
+    return new BiEncoder(session, tokenizer, { pooling, normalize, maxLength, batchSize, maxBatchTokens, modelPath: files.onnx, config: files.config });
+  }
+
+  /** Vector width (known after load for most models, else after the first embed). */
+  get dim(): number {
+    return this.#dim;
+  }
+
+  get tokenizer(): Tokenizer {
+    return this.#tokenizer;
+  }
+
+  /**
+   * Embed texts: a Float32Array of texts.length × dim, row i for texts[i]. Texts longer than
+   * maxLength are cut (as sentence-transformers does). Failures are reported in a BatchError.
+   */
+  async embed(texts: readonly string[], options: { signal?: AbortSignal } = {}): Promise<Float32Array> {
+    if (!Array.isArray(texts)) throw invalidType('texts', 'an array of strings', texts);
+    texts.forEach((t, i) => {
+      if (typeof t !== 'string') throw invalidType(`texts[${i}]`, 'of type string', t);
+    });
+    const signal = options.signal;
+    if (signal?.aborted) throw abortError(signal);
+    const cancel = new Int32Array(new SharedArrayBuffer(4));
+    const onAbort = () => Atomics.store(cancel, 0, 1);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let r;
+    try {
+      r = await this.#session.embedAsync(
+        this.#tokenizer.native,
+        texts as string[],
+        {
+          truncate: true,
+          maxLength: this.#opts.maxLength,
+          strategy: 'longest_first',
+          stride: 0,
+          direction: 'right',
+          addSpecialTokens: true,
+          returnTokens: false,
+          threads: 1,
+          tokenBudget: this.#opts.maxBatchTokens,
+          maxRows: this.#opts.batchSize,
+          pooling: this.pooling,
+          normalize: this.normalize,
+          output: '',
+        },
+        cancel,
+      );
+    } catch (e) {
+      if ((e as { code?: string }).code === 'ERR_ABORTED' && signal) throw abortError(signal);
+      throw fromNative(e);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+    this.#dim = r.dim;
+    const failures = r.errors.flatMap((e, i) => (e ? [{ index: i, code: e.code, message: e.message }] : []));
+    if (failures.length) {
+      const rows = texts.map((_, i) => (r.errors[i] ? null : r.vectors.slice(i * r.dim, (i + 1) * r.dim)));
+      throw new BatchError<Float32Array>(failures, rows);
+    }
+    return r.vectors;
+  }
+
+  dispose(): void {
+    try {
+      this.#session.dispose();
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+}
