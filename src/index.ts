@@ -27,3 +27,14 @@ export { Bm25Index, type Bm25Options, type Bm25Hits } from './index/bm25.js';
 export { reciprocalRankFusion, type FusedHit } from './index/fusion.js';
 export { ndcgAt, recallAt, mean } from './eval/metrics.js';
 export { BiEncoder, type BiEncoderOptions, type Pooling } from './inference/bi-encoder.js';
+export {
+  Collection,
+  type CollectionDoc,
+  type CreateOptions,
+  type AddOptions,
+  type FirstStage,
+  type SearchOptions,
+  type SearchHit,
+  type SearchResult as CollectionSearchResult,
+} from './collection/collection.js';
+export { LatencyPlanner, type Plan, type PlannerModel } from './pipeline/planner.js';

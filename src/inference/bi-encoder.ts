@@ -63,10 +63,12 @@ export class BiEncoder {
   readonly normalize: boolean;
   readonly maxLength: number;
   readonly modelPath: string;
+  /** The model directory it was loaded from. */
+  readonly modelDir: string;
   readonly config: ModelConfig;
   #dim = 0;
 
-  private constructor(session: NativeSession, tokenizer: Tokenizer, args: { pooling: Pooling; normalize: boolean; maxLength: number; batchSize: number; maxBatchTokens: number; modelPath: string; config: ModelConfig }) {
+  private constructor(session: NativeSession, tokenizer: Tokenizer, args: { pooling: Pooling; normalize: boolean; maxLength: number; batchSize: number; maxBatchTokens: number; modelPath: string; modelDir: string; config: ModelConfig }) {
     this.#session = session;
     this.#tokenizer = tokenizer;
     this.#opts = args;
@@ -74,6 +76,7 @@ export class BiEncoder {
     this.normalize = args.normalize;
     this.maxLength = args.maxLength;
     this.modelPath = args.modelPath;
+    this.modelDir = args.modelDir;
     this.config = args.config;
     const out = session.info().outputs[0];
     const last = out?.shape[out.shape.length - 1];
@@ -106,7 +109,7 @@ export class BiEncoder {
     } catch (e) {
       throw fromNative(e);
     }
-    return new BiEncoder(session, tokenizer, { pooling, normalize, maxLength, batchSize, maxBatchTokens, modelPath: files.onnx, config: files.config });
+    return new BiEncoder(session, tokenizer, { pooling, normalize, maxLength, batchSize, maxBatchTokens, modelPath: files.onnx, modelDir: files.dir, config: files.config });
   }
 
   /** Vector width (known after load for most models, else after the first embed). */

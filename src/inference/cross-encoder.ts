@@ -120,6 +120,7 @@ export function scorerSetup(m: ResolvedModel): ScorerSetup {
     chunking: m.chunking,
     cache: m.cacheEntries ? new ScoreCache(m.cacheEntries) : null,
     scope: [m.files.onnx, m.maxLength, m.truncation].join('|'),
+    maxLength: m.maxLength,
   };
 }
 
@@ -132,7 +133,6 @@ export class CrossEncoder extends Scorer {
   /** The ONNX file that was loaded. */
   readonly modelPath: string;
   readonly dtype: Dtype;
-  readonly maxLength: number;
   readonly threads: number;
   /** The execution provider that actually runs the model ('cpu' or 'cuda'). */
   readonly device: 'cpu' | 'cuda';
@@ -150,7 +150,6 @@ export class CrossEncoder extends Scorer {
     this.config = model.files.config;
     this.modelPath = model.files.onnx;
     this.dtype = model.files.dtype;
-    this.maxLength = model.maxLength;
     this.threads = model.threads;
     this.batchInvariant = model.batchInvariant;
     this.device = session.info().provider;

@@ -125,6 +125,8 @@ export interface ScorerSetup {
   cache: ScoreCache | null;
   /** Identifies the model file and every option that changes scores (cache scope). */
   scope: string;
+  /** Tokens per pair, special tokens included. */
+  maxLength: number;
 }
 
 export abstract class Scorer {
@@ -136,6 +138,8 @@ export abstract class Scorer {
   readonly activation: Activation;
   /** The label whose score ranks documents. */
   readonly label: number;
+  /** Tokens per (query, document) pair, special tokens included. */
+  readonly maxLength: number;
 
   protected constructor(setup: ScorerSetup) {
     this.#cache = setup.cache;
@@ -144,6 +148,7 @@ export abstract class Scorer {
     this.#numLabels = setup.numLabels;
     this.activation = setup.activation;
     this.label = setup.label;
+    this.maxLength = setup.maxLength;
   }
 
   /** Compute raw logits for pairs (query `queries[pairQuery[i] ?? 0]`, `docs[i]`). */
