@@ -1,0 +1,158 @@
+// Collection: persistence, replace-by-id, skip unchanged, removal, crash recovery, two-stage search
+// with first-stage ranks, hybrid fusion and the latency planner.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Collection, CrossEncoder, LatencyPlanner, loadBeir, mean, ndcgAt, type IrCollection } from '../src/index.js';
+import { rejectionOf } from './helpers.js';
+import { haveShared, requireShared } from './shared.js';
+
+const tmp = (p: string) => mkdtempSync(join(tmpdir(), `crossrank-${p}-`));
+
+describe('LatencyPlanner', () => {
+  it('fits overhead + per-token cost and picks the longest prefix that fits', () => {
+    const p = new LatencyPlanner();
+    for (const t of [1000, 2000, 4000, 8000]) p.observe(t, 5 + 0.01 * t);
+    const m = p.model();
+    expect(m.overheadMs).toBeCloseTo(5, 6);
+    expect(m.msPerToken).toBeCloseTo(0.01, 8);
+    const plan = p.plan(new Array(100).fill(500), 100, 20);  // 75 ms left after overhead: 15 pairs of 5 ms
+    expect(plan.rerank).toBe(15);
+    expect(plan.predictedMs).toBeCloseTo(80, 6);
+    expect(p.plan(new Array(10).fill(500), 1, 5).rerank).toBe(1);  // at least one
+  });
+});
+
+describe.skipIf(!haveShared)('Collection', () => {
+  let c: IrCollection;
+  let docs: { id: string; text: string; metadata: { title: string } }[];
+  beforeAll(() => {
+    c = loadBeir(requireShared('fixtures/ir/beir-arguana'));
+    docs = c.docs.map((d) => ({ id: d.id, text: `${d.title} ${d.text}`, metadata: { title: d.title } }));
+  });
+
+  it('BM25 collection: ArguAna nDCG@10 matches the index alone, and survives reopening', async () => {
+    const dir = tmp('coll-bm25');
+    const col = await Collection.create(dir, { bm25: { k1: 0.9, b: 0.4 } });
+    const progress: number[] = [];
+    const r = await col.add(docs, { batchSize: 1000, onProgress: (done) => progress.push(done) });
+    expect(r).toEqual({ added: docs.length, replaced: 0, skipped: 0 });
+    expect(progress.at(-1)).toBe(docs.length);
+    expect(progress.length).toBe(Math.ceil(docs.length / 1000));
+    const evalNdcg = async (col: Collection) =>
+      mean(
+        await Promise.all(
+          c.queries.slice(0, 300).map(async (q) => {
+            const res = await col.search(q.text, { first: 'bm25', candidates: 11, topK: 11 });
+            return ndcgAt(res.hits.map((h) => h.id).filter((id) => id !== q.id), c.qrels.get(q.id)!, 10);
+          }),
+        ),
+      );
+    const before = await evalNdcg(col);
+    expect(before).toBeGreaterThan(0.3);
+    await col.close();
+    const again = await Collection.open(dir);
+    expect(again.size).toBe(docs.length);
+    expect(await evalNdcg(again)).toBe(before);
+    // Adding the same documents again changes nothing.
+    expect(await again.add(docs.slice(0, 50))).toEqual({ added: 0, replaced: 0, skipped: 50 });
+    await again.close();
+  });
+
+  it('replaces by id (never duplicates), removes, and keeps metadata', async () => {
+    const dir = tmp('coll-dense');
+    const col = await Collection.create(dir, { embedder: { model: requireShared('models/bert-tiny-bi') }, factory: 'Flat' });
+    await col.add(docs.slice(0, 300));
+    const target = docs[10]!;
+    expect(await col.add([{ id: target.id, text: 'zebra xylophone quokka', metadata: { title: 'new' } }])).toEqual({ added: 0, replaced: 1, skipped: 0 });
+    expect(col.size).toBe(300);
+    expect(col.get(target.id)).toEqual({ id: target.id, text: 'zebra xylophone quokka', metadata: { title: 'new' } });
+    for (const first of ['bm25', 'dense', 'hybrid'] as const) {
+      const res = await col.search('zebra xylophone quokka', { first, candidates: 300, topK: 300 });
+      expect(res.hits.filter((h) => h.id === target.id)).toHaveLength(1);
+      expect(new Set(res.hits.map((h) => h.id)).size).toBe(res.hits.length);
+    }
+    const bm = await col.search('zebra xylophone quokka', { first: 'bm25', topK: 1 });
+    expect(bm.hits[0]!.id).toBe(target.id);
+    expect(bm.hits[0]!.metadata).toEqual({ title: 'new' });
+    expect(await col.remove([target.id, 'no-such-id'])).toBe(1);
+    const gone = await col.search('zebra xylophone quokka', { first: 'hybrid', candidates: 300, topK: 300 });
+    expect(gone.hits.some((h) => h.id === target.id)).toBe(false);
+    expect(col.size).toBe(299);
+    await expect(col.add([{ id: 'a', text: 'x' }, { id: 'a', text: 'y' }])).rejects.toThrow(/appears more than once/);
+    await expect(col.add([{ id: 7, text: 'x' }] as never)).rejects.toThrow(/"docs\[0\].id"/);
+    await col.close();
+    const files = readdirSync(dir).sort();
+    expect(files.filter((f) => f.endsWith('.faiss'))).toHaveLength(1);
+    expect(files).toContain('collection.json');
+  });
+
+  it('recovers rows added after the last checkpoint when the process died', async () => {
+    const dir = tmp('coll-crash');
+    // A child adds 2 000 documents with a checkpoint every 500 and dies without closing.
+    const script = `
+      import { Collection, loadBeir } from ${JSON.stringify(join(import.meta.dirname, '../dist/index.js'))};
+      const c = loadBeir(${JSON.stringify(requireShared('fixtures/ir/beir-arguana'))});
+      const col = await Collection.create(${JSON.stringify(dir)}, { bm25: true });
+      let n = 0;
+      await col.add(c.docs.slice(0, 2000).map((d) => ({ id: d.id, text: d.title + ' ' + d.text })), {
+        batchSize: 100, checkpointEvery: 500,
+        onProgress: (done) => { if (done === 1700) process.exit(9); },
+      });`;
+    let code = 0;
+    try {
+      execFileSync(process.execPath, ['--input-type=module', '-e', script]);
+    } catch (e) {
+      code = (e as { status: number }).status;
+    }
+    expect(code).toBe(9);
+    const col = await Collection.open(dir);
+    expect(col.size).toBe(1700);
+    // Every row is searchable exactly once: each document's own title finds it.
+    for (const d of docs.slice(1500, 1700).filter((_, i) => i % 20 === 0)) {
+      const res = await col.search(d.text.slice(0, 200), { first: 'bm25', topK: 1000, candidates: 1000 });
+      expect(res.hits.filter((h) => h.id === d.id)).toHaveLength(1);
+    }
+    // Running the interrupted add again finishes it.
+    const r = await col.add(c.docs.slice(0, 2000).map((d) => ({ id: d.id, text: d.title + ' ' + d.text })));
+    expect(r).toEqual({ added: 300, replaced: 0, skipped: 1700 });
+    await col.close();
+  });
+
+  it('two-stage search: hits carry first-stage rank/score; the reranker orders them; the planner reports', async () => {
+    const dir = tmp('coll-2stage');
+    const col = await Collection.create(dir, { bm25: true });
+    await col.add(docs.slice(0, 1000));
+    const ce = await CrossEncoder.load(requireShared('models/bert-tiny-cross'), { cache: false });
+    const q = c.queries[0]!.text;
+    const first = await col.search(q, { first: 'bm25', candidates: 50, topK: 50 });
+    const res = await col.search(q, { first: 'bm25', candidates: 50, topK: 10, rerank: ce });
+    expect(res.hits).toHaveLength(10);
+    expect(res.candidates).toBe(50);
+    const scores = await ce.score(q, first.hits.map((h) => h.text));
+    for (const [i, h] of res.hits.entries()) {
+      expect(h.rank).toBe(i + 1);
+      expect(h.reranked).toBe(true);
+      const fs = first.hits[h.firstStageRank - 1]!;
+      expect(fs.id).toBe(h.id);
+      expect(h.firstStageScore).toBe(fs.score);
+      expect(h.score).toBe(scores[h.firstStageRank - 1]);
+      if (i) expect(res.hits[i - 1]!.score).toBeGreaterThanOrEqual(h.score);
+    }
+    const budget = await col.search(q, { first: 'bm25', candidates: 50, topK: 50, rerank: ce, latencyBudgetMs: 5 });
+    expect(budget.plan).toBeDefined();
+    expect(budget.plan!.rerank).toBeGreaterThanOrEqual(1);
+    expect(budget.plan!.rerank).toBeLessThanOrEqual(50);
+    expect(budget.hits.filter((h) => h.reranked)).toHaveLength(budget.plan!.rerank);
+    const wide = await col.search(q, { first: 'bm25', candidates: 50, topK: 50, rerank: ce, latencyBudgetMs: 60_000 });
+    expect(wide.plan!.rerank).toBe(50);
+    await expect(col.search(q, { first: 'dense' })).rejects.toThrow(/no dense index/);
+    await expect(col.search(q, { candidates: 0 })).rejects.toThrow(/options.candidates/);
+    expect((await rejectionOf(Collection.open(tmp('empty')))).code).toBe('ERR_COLLECTION_NOT_FOUND');
+    expect((await rejectionOf(Collection.create(dir))).code).toBe('ERR_COLLECTION_EXISTS');
+    expect(existsSync(join(dir, 'docs.sqlite'))).toBe(true);
+    await col.close();
+  });
+});
