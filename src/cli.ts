@@ -1,0 +1,136 @@
+#!/usr/bin/env node
+/**
+ * crossrank command line: build a collection from a BEIR-format corpus and run two-stage searches
+ * over it (first stage BM25 / dense / hybrid, then an optional cross-encoder rerank).
+ */
+import cliProgress from 'cli-progress';
+import { Command, InvalidArgumentError } from 'commander';
+import { Collection } from './collection/collection.js';
+import { loadBeir } from './eval/datasets.js';
+import { mean, ndcgAt } from './eval/metrics.js';
+import { CrossEncoder } from './inference/cross-encoder.js';
+
+/** A progress bar on a terminal; silent when stderr is a pipe or file. */
+function progress(label: string): { update(done: number, total: number): void; stop(): void } {
+  if (!process.stderr.isTTY) return { update() {}, stop() {} };
+  const bar = new cliProgress.SingleBar({ format: `${label} [{bar}] {value}/{total} {eta_formatted}`, stream: process.stderr }, cliProgress.Presets.shades_classic);
+  let started = false;
+  return {
+    update(done, total) {
+      if (!started) bar.start(total, 0);
+      started = true;
+      bar.update(done);
+    },
+    stop() {
+      if (started) bar.stop();
+    },
+  };
+}
+
+function int(name: string) {
+  return (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a positive integer`);
+    return n;
+  };
+}
+
+const program = new Command();
+program.name('crossrank').description('Two-stage retrieval with cross-encoder reranking');
+
+program
+  .command('index')
+  .description('build (or update) a collection from a BEIR corpus directory (corpus.jsonl[.gz])')
+  .argument('<beir-dir>', 'BEIR dataset directory')
+  .argument('<collection-dir>', 'where the collection lives')
+  .option('--embedder <model-dir>', 'bi-encoder model directory for a dense index')
+  .option('--factory <string>', 'FAISS index_factory string', 'Flat')
+  .option('--no-bm25', 'skip the BM25 index')
+  .action(async (beirDir: string, dir: string, o: { embedder?: string; factory: string; bm25: boolean }) => {
+    const data = loadBeir(beirDir);
+    let col: Collection;
+    try {
+      col = await Collection.open(dir);
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'ERR_COLLECTION_NOT_FOUND') throw e;
+      col = await Collection.create(dir, { bm25: o.bm25, factory: o.factory, ...(o.embedder ? { embedder: { model: o.embedder } } : {}) });
+    }
+    const t0 = performance.now();
+    const bar = progress('indexing');
+    const r = await col.add(
+      data.docs.map((d) => ({ id: d.id, text: `${d.title} ${d.text}`.trim(), metadata: { title: d.title } })),
+      { onProgress: (done, total) => bar.update(done, total) },
+    );
+    bar.stop();
+    console.log(`${dir}: ${col.size} documents (added ${r.added}, replaced ${r.replaced}, unchanged ${r.skipped}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    await col.close();
+  });
+
+program
+  .command('search')
+  .description('two-stage search: first stage, then (with --rerank) a cross-encoder')
+  .argument('<collection-dir>')
+  .argument('<query...>')
+  .option('--first <stage>', 'bm25 | dense | hybrid')
+  .option('--candidates <n>', 'first-stage candidates', int('--candidates'), 100)
+  .option('--top-k <n>', 'results to print', int('--top-k'), 10)
+  .option('--rerank <model-dir>', 'cross-encoder model directory')
+  .option('--budget <ms>', 'latency budget: rerank only what fits', Number)
+  .action(async (dir: string, words: string[], o: { first?: 'bm25' | 'dense' | 'hybrid'; candidates: number; topK: number; rerank?: string; budget?: number }) => {
+    const col = await Collection.open(dir);
+    const ce = o.rerank ? await CrossEncoder.load(o.rerank) : undefined;
+    const res = await col.search(words.join(' '), {
+      candidates: o.candidates,
+      topK: o.topK,
+      ...(o.first ? { first: o.first } : {}),
+      ...(ce ? { rerank: ce } : {}),
+      ...(o.budget ? { latencyBudgetMs: o.budget } : {}),
+    });
+    for (const h of res.hits) {
+      const moved = h.firstStageRank - h.rank;
+      const arrow = moved > 0 ? `↑${moved}` : moved < 0 ? `↓${-moved}` : '=';
+      console.log(`${String(h.rank).padStart(3)}. ${h.score.toFixed(4)}  ${arrow.padEnd(4)} (was ${h.firstStageRank})  ${h.id}  ${h.text.slice(0, 80).replace(/\s+/g, ' ')}`);
+    }
+    const t = res.timings;
+    console.log(`first stage ${res.first}: ${t.firstStageMs.toFixed(1)} ms; rerank: ${t.rerankMs.toFixed(1)} ms; total ${t.totalMs.toFixed(1)} ms`);
+    if (res.plan) console.log(`latency plan: reranked ${res.plan.rerank} of ${res.plan.candidates} (predicted ${res.plan.predictedMs.toFixed(1)} ms)`);
+    await col.close();
+  });
+
+program
+  .command('evaluate')
+  .description('nDCG@10 of a collection on a BEIR dataset\'s test queries (drops the query\'s own id, as BEIR does)')
+  .argument('<beir-dir>')
+  .argument('<collection-dir>')
+  .option('--first <stage>', 'bm25 | dense | hybrid', 'bm25')
+  .option('--queries <n>', 'evaluate the first n queries', int('--queries'))
+  .option('--rerank <model-dir>', 'cross-encoder model directory')
+  .option('--candidates <n>', 'first-stage candidates to rerank', int('--candidates'), 100)
+  .action(async (beirDir: string, dir: string, o: { first: 'bm25' | 'dense' | 'hybrid'; queries?: number; rerank?: string; candidates: number }) => {
+    const data = loadBeir(beirDir);
+    const col = await Collection.open(dir);
+    const ce = o.rerank ? await CrossEncoder.load(o.rerank) : undefined;
+    const queries = data.queries.slice(0, o.queries ?? data.queries.length);
+    const first: number[] = [];
+    const reranked: number[] = [];
+    const bar = progress('evaluating');
+    for (const [i, q] of queries.entries()) {
+      const rel = data.qrels.get(q.id)!;
+      const base = await col.search(q.text, { first: o.first, candidates: o.candidates + 1, topK: o.candidates + 1 });
+      first.push(ndcgAt(base.hits.map((h) => h.id).filter((id) => id !== q.id), rel, 10));
+      if (ce) {
+        const r = await col.search(q.text, { first: o.first, candidates: o.candidates + 1, topK: o.candidates + 1, rerank: ce });
+        reranked.push(ndcgAt(r.hits.map((h) => h.id).filter((id) => id !== q.id), rel, 10));
+      }
+      bar.update(i + 1, queries.length);
+    }
+    bar.stop();
+    console.log(`nDCG@10 ${o.first}: ${mean(first).toFixed(4)} over ${queries.length} queries`);
+    if (ce) console.log(`nDCG@10 ${o.first} + rerank (${o.candidates} candidates): ${mean(reranked).toFixed(4)}`);
+    await col.close();
+  });
+
+program.parseAsync().catch((e: Error & { code?: string }) => {
+  console.error(`crossrank: ${e.code ? `${e.code}: ` : ''}${e.message}`);
+  process.exit(1);
+});
