@@ -16,4 +16,21 @@ describe.skipIf(!haveShared)('benchmarks (smoke)', () => {
     expect(out.match(/crossrank \/ ORT floor \(time\): +[\d.]+×/g)).toHaveLength(2);
     expect(out.match(/speed-up vs transformers.js: +[\d.]+×/g)).toHaveLength(2);
   }, 180_000);
+
+  it('bench/throughput --test runs every layout and measures RSS per worker', () => {
+    const out = execFileSync(process.execPath, ['bench/throughput.js', '--test'], { encoding: 'utf8' });
+    expect(out.match(/pool 2 workers × 1 thread +[\d.]+ pairs\/s/g)).toHaveLength(2);
+    expect(out).toMatch(/fp32: each extra worker adds [\d.]+ MiB/);
+  }, 180_000);
+
+  it('bench/search --test compares the binding with FAISS from C++', () => {
+    const out = execFileSync(process.execPath, ['bench/search.js', '--test'], { encoding: 'utf8' });
+    expect(out.match(/C\+\+ +[\d.]+ µs +crossrank search\(\) +[\d.]+ µs/g)).toHaveLength(3);
+  }, 180_000);
+
+  it('bench/scale --test builds IVF-PQ and HNSW and reports latency and recall', () => {
+    const out = execFileSync(process.execPath, ['bench/scale.js', '--test'], { encoding: 'utf8' });
+    expect(out).toMatch(/\| IVF64,PQ16 nprobe 8 \| 20000 \|/);
+    expect(out).toMatch(/\| HNSW32 ef 128 \| 5000 \|.*\| (0\.\d+|1\.000) \|/);
+  }, 180_000);
 });

@@ -33,9 +33,12 @@ function dimensionError(name: string, dim: number, len: number): CrossrankError 
 
 export class FaissIndex {
   readonly #native: NativeVectorIndex;
+  /** Vector width (fixed for the index's life). */
+  readonly dim: number;
 
   private constructor(native: NativeVectorIndex) {
     this.#native = native;
+    this.dim = native.info().dim;
   }
 
   /**
@@ -65,9 +68,6 @@ export class FaissIndex {
     }
   }
 
-  get dim(): number {
-    return this.#native.info().dim;
-  }
   /** Vectors stored. */
   get ntotal(): number {
     return this.#native.info().ntotal;
@@ -129,6 +129,22 @@ export class FaissIndex {
     try {
       const r = await this.#native.search(q, k, params);
       return { ...r, nq: q.length / this.dim, k };
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /**
+   * The same search on the calling thread. It blocks the event loop for the search's duration, so
+   * use it only for single queries on indexes that answer in well under a millisecond (HNSW, IVF
+   * with small nprobe), where the hop to the thread pool would cost as much as the search.
+   */
+  searchSync(queries: Float32Array, k: number, params: SearchParams = {}): SearchResult {
+    const q = this.#vectors(queries, 'queries');
+    validateInteger(k, 'k', 1, 1 << 20);
+    this.#params(params);
+    try {
+      return { ...this.#native.searchSync(q, k, params), nq: q.length / this.dim, k };
     } catch (e) {
       throw fromNative(e);
     }

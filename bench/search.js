@@ -1,0 +1,64 @@
+// bench/search: our FAISS binding's per-query search time against FAISS called from a tiny C++
+// program (bench/native/faiss_search.cc, compiled here against the same libfaiss) on the same
+// index file and queries, in the same run. One query per call, k = 100, median over all calls.
+//   node bench/search.js [--n 200000] [--dim 384] [--queries 200] [--reps 3] [--test]
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FaissIndex } from '../dist/index.js';
+import { arg, repoRoot, smoke } from './common.js';
+import { clustered } from './vectors.js';
+
+const n = Number(arg('n', smoke ? 5000 : 200_000));
+const dim = Number(arg('dim', smoke ? 32 : 384));
+const nq = Number(arg('queries', smoke ? 20 : 200));
+const reps = Number(arg('reps', smoke ? 1 : 3));
+const k = 100;
+const work = join(repoRoot, '.cache', 'bench-search');
+mkdirSync(work, { recursive: true });
+
+const exe = join(work, 'faiss_search');
+const src = join(repoRoot, 'bench/native/faiss_search.cc');
+if (!existsSync(exe) || statSync(exe).mtimeMs < statSync(src).mtimeMs) {
+  execFileSync('g++', ['-O2', '-std=c++17', '-fopenmp', src, '-o', exe, '/usr/lib/x86_64-linux-gnu/libfaiss.a', '-lblas', '-llapack'], { stdio: 'inherit' });
+}
+
+const all = clustered(n + nq, dim, Math.max(10, Math.round(Math.sqrt(n) / 4)), 42);
+const base = all.subarray(0, n * dim);
+const queries = all.slice(n * dim);
+const qfile = join(work, `queries-${dim}.f32`);
+writeFileSync(qfile, Buffer.from(queries.buffer));
+
+console.log(`bench/search: ${n} × ${dim} clustered vectors, ${nq} queries, k = ${k}, median per query over ${reps} passes`);
+const configs = [
+  { factory: 'Flat', params: {} },
+  { factory: 'HNSW32', params: { efSearch: 128 } },
+  { factory: `IVF${smoke ? 64 : 1024},Flat`, params: { nprobe: 16 } },
+];
+for (const { factory, params } of configs) {
+  const idx = FaissIndex.create(dim, factory, { metric: 'l2' });
+  if (!idx.isTrained) await idx.train(base.subarray(0, Math.min(n, 50_000) * dim));
+  await idx.add(base);
+  const file = join(work, `${factory.replace(/,/g, '_')}.faiss`);
+  await idx.save(file);
+  const loaded = await FaissIndex.load(file);
+  const one = (i) => queries.subarray(i * dim, (i + 1) * dim);
+  for (let i = 0; i < Math.min(10, nq); i++) await loaded.search(one(i), k, params);  // warm-up
+  const median = async (fn) => {
+    const times = [];
+    for (let r = 0; r < reps; r++) {
+      for (let i = 0; i < nq; i++) {
+        const t0 = process.hrtime.bigint();
+        await fn(one(i));
+        times.push(Number(process.hrtime.bigint() - t0) / 1000);
+      }
+    }
+    return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+  };
+  const ours = await median((q) => loaded.search(q, k, params));
+  const oursSync = await median((q) => loaded.searchSync(q, k, params));
+  const cpp = Number(execFileSync(exe, [file, qfile, String(dim), String(k), String(reps), String(params.nprobe ?? 0), String(params.efSearch ?? 0)], { encoding: 'utf8' }).trim());
+  console.log(
+    `  ${factory.padEnd(14)} C++ ${cpp.toFixed(1).padStart(9)} µs   crossrank search() ${ours.toFixed(1).padStart(9)} µs (${(ours / cpp).toFixed(3)}×)   searchSync() ${oursSync.toFixed(1).padStart(9)} µs (${(oursSync / cpp).toFixed(3)}×)   goal ≤ 1.05×`,
+  );
+}
