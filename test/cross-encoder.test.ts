@@ -43,6 +43,23 @@ describe.skipIf(!haveShared)('CrossEncoder API', () => {
     expect(ce.batchInvariant).toBe(true);
   });
 
+  it("device 'cuda' fails clearly without the CUDA provider; 'auto' falls back to CPU and says so", async () => {
+    // This machine has no CUDA execution provider library (it cannot be downloaded here); on a
+    // machine that has one, 'cuda' loads and ce.device reports 'cuda'.
+    let cuda: CrossEncoder | null = null;
+    try {
+      cuda = await CrossEncoder.load(dir, { device: 'cuda' });
+    } catch (e) {
+      expect(e).toBeInstanceOf(CrossrankError);
+      expect((e as CrossrankError).code).toBe('ERR_DEVICE_UNAVAILABLE');
+      expect((e as Error).message).toMatch(/CUDA execution provider/);
+    }
+    if (cuda) expect(cuda.device).toBe('cuda');
+    const auto = await CrossEncoder.load(dir, { device: 'auto', cache: false, activation: 'none' });
+    expect(['cpu', 'cuda']).toContain(auto.device);
+    if (auto.device === 'cpu') expect(Array.from(await auto.score(Q, DOCS))).toEqual(Array.from(await raw.score(Q, DOCS)));
+  });
+
   it('shares one native session between handles on the same file and options', async () => {
     const before = addon.NativeSession.liveSessions();
     const a = await CrossEncoder.load(dir, { threads: 3 });

@@ -72,6 +72,7 @@ std::shared_ptr<Session> Session::acquire(const std::string& path, const Session
   const std::string key = canon.string() + "|" + cfg.key();
 
   std::lock_guard<std::mutex> lock(registry_mu);
+  env();  // ORT's logger must exist before provider options are created
   auto& reg = registry();
   if (auto it = reg.find(key); it != reg.end())
     if (auto live = it->second.lock()) return live;
