@@ -1,9 +1,9 @@
 // bench/rerank: one ArguAna query against 100 documents at max_length 512 on a MiniLM-L6-shape
 // cross-encoder (fp32 and int8), in one run:
-//   (a) transformers.js (AutoModelForSequenceClassification) at batch 32 (sentence-transformers'
-//       default) and with all 100 pairs in one batch; the faster one is the baseline;
+//   (a) transformers.js (AutoModelForSequenceClassification) one pair per call, at batch 32
+//       (sentence-transformers' default) and with all pairs in one batch; the fastest is the baseline;
 //   (b) the ORT floor: onnxruntime-node on pre-tokenized, length-sorted inputs (tokenizing outside
-//       the clock), batched like crossrank (fp32) or one pair per run (int8);
+//       the clock), batched with crossrank's default plan (fp32) or one pair per run (int8);
 //   (c) crossrank CrossEncoder.score (cache off).
 // Prints ms per request, pairs/s, pairs/s per core and ratios. `--test`: bert-tiny, 10 documents.
 // Options: --threads N (intra-op threads, default: cores), --reps N, --docs N.
@@ -36,14 +36,14 @@ console.log(`bench/rerank: ${docs.length} ArguAna documents, query ${query.id}, 
 console.log(`model: ${modelDir}`);
 
 /** The ORT floor: our tokenizer's ids (same as HF's), sorted by length, padded per batch. */
-async function ortFloorRunner(file, batchSize, ce) {
+async function ortFloorRunner(file, batchSize, ce, tokenBudget) {
   const session = await ort.InferenceSession.create(file, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
   const enc = await ce.tokenizer.encodeBatch(docs.map((d) => [query.text, d]), { maxLength: MAX });
   const order = enc.map((_, i) => i).sort((a, b) => enc[b].ids.length - enc[a].ids.length || a - b);
   const batches = [];
   for (let i = 0; i < order.length; ) {
     const cols = enc[order[i]].ids.length;
-    const rows = Math.min(batchSize, Math.max(1, Math.floor(16384 / cols)), order.length - i);
+    const rows = Math.min(batchSize, Math.max(1, Math.floor(tokenBudget / cols)), order.length - i);
     const ids = new BigInt64Array(rows * cols);
     const mask = new BigInt64Array(rows * cols);
     const types = new BigInt64Array(rows * cols);
@@ -100,17 +100,19 @@ async function transformersJs(dtype, batchSize) {
 const rows = [];
 for (const dtype of ['fp32', 'q8']) {
   const ce = await CrossEncoder.load(modelDir, { dtype, threads, cache: false, maxLength: MAX });
-  const floorRun = await ortFloorRunner(ce.modelPath, dtype === 'fp32' ? 32 : 1, ce);
+  const floorRun = await ortFloorRunner(ce.modelPath, dtype === 'fp32' ? 32 : 1, ce, 1024);  // crossrank's default plan
   const { ours, floor } = await interleavedMs({ ours: () => ce.score(query.text, docs), floor: floorRun.run }, reps);
   await floorRun.release();
   const lengths = (await ce.tokenizer.encodeBatch(docs.map((d) => [query.text, d]), { maxLength: MAX })).map((e) => e.ids.length);
+  const tjs1 = await transformersJs(dtype, 1);
   const tjs32 = await transformersJs(dtype, 32);
   const tjsAll = await transformersJs(dtype, docs.length);
-  const tjs = Math.min(tjs32, tjsAll);
+  const tjs = Math.min(tjs1, tjs32, tjsAll);
   ce.dispose();
   const pps = (ms) => docs.length / (ms / 1000);
-  rows.push({ dtype, ours, floor, tjs32, tjsAll, tjs });
+  rows.push({ dtype, ours, floor, tjs1, tjs32, tjsAll, tjs });
   console.log(`\n${dtype}:`);
+  console.log(`  transformers.js batch 1       ${tjs1.toFixed(1).padStart(9)} ms  ${pps(tjs1).toFixed(1).padStart(8)} pairs/s`);
   console.log(`  transformers.js batch 32      ${tjs32.toFixed(1).padStart(9)} ms  ${pps(tjs32).toFixed(1).padStart(8)} pairs/s`);
   console.log(`  transformers.js batch ${String(docs.length).padEnd(7)} ${tjsAll.toFixed(1).padStart(9)} ms  ${pps(tjsAll).toFixed(1).padStart(8)} pairs/s`);
   console.log(`  ORT floor (pre-tokenized)     ${floor.toFixed(1).padStart(9)} ms  ${pps(floor).toFixed(1).padStart(8)} pairs/s`);

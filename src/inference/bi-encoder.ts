@@ -28,7 +28,7 @@ export interface BiEncoderOptions {
   threads?: number;
   /** Most texts per micro-batch. Default 64. */
   batchSize?: number;
-  /** Most tokens (rows × padded length) per micro-batch. Default 16384. */
+  /** Most tokens (rows × padded length) per micro-batch. Default 1024: on CPU small batches are as fast or faster (MiniLM-L6, 2 threads, 512-token pairs: 4.3 s per 64 pairs at 1024, 5.3 s at 4096) and activation memory grows with the budget (+0.1 GiB at 1024, +1.7 GiB at 16384). */
   maxBatchTokens?: number;
 }
 
@@ -101,7 +101,7 @@ export class BiEncoder {
     validateInteger(threads, 'options.threads', 0, 1024);
     const batchSize = options.batchSize ?? 64;
     validateInteger(batchSize, 'options.batchSize', 1, 1 << 16);
-    const maxBatchTokens = options.maxBatchTokens ?? 16384;
+    const maxBatchTokens = options.maxBatchTokens ?? 1024;
     validateInteger(maxBatchTokens, 'options.maxBatchTokens', 1, 1 << 30);
     let session: NativeSession;
     try {

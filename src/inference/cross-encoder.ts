@@ -33,7 +33,7 @@ export interface CrossEncoderOptions {
   device?: Device;
   /** Most pairs per micro-batch. Default 32, or 1 for quantized models (see `batchInvariant`). */
   batchSize?: number;
-  /** Most tokens (rows × padded length) per micro-batch. Default 16384. */
+  /** Most tokens (rows × padded length) per micro-batch. Default 1024: on CPU small batches are as fast or faster (MiniLM-L6, 2 threads, 512-token pairs: 4.3 s per 64 pairs at 1024, 5.3 s at 4096) and activation memory grows with the budget (+0.1 GiB at 1024, +1.7 GiB at 16384). */
   maxBatchTokens?: number;
   /** Score cache: true (default, 10 000 pairs), false, or its size. */
   cache?: boolean | { maxEntries: number };
@@ -85,7 +85,7 @@ export function resolveModel(dirOrId: string, options: CrossEncoderOptions = {})
   const sensitive = batchSensitive(dtype, files.onnx);
   const batchSize = options.batchSize ?? (sensitive ? 1 : 32);
   validateInteger(batchSize, 'options.batchSize', 1, 1 << 16);
-  const maxBatchTokens = options.maxBatchTokens ?? 16384;
+  const maxBatchTokens = options.maxBatchTokens ?? 1024;
   validateInteger(maxBatchTokens, 'options.maxBatchTokens', 1, 1 << 30);
   let cacheEntries = 10_000;
   if (options.cache === false) cacheEntries = 0;
