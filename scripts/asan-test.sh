@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run the tokenizer tests against the ASan/UBSan build of the addon.
+# Run the API tests (tokenizer, reranker, pool, indexes, bi-encoder, collection) against the
+# ASan/UBSan build of the addon.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm run build:native:asan
@@ -8,4 +9,4 @@ export CROSSRANK_ADDON=$PWD/build-asan/Debug/crossrank.node
 export LD_PRELOAD="$(g++ -print-file-name=libasan.so) $(g++ -print-file-name=libubsan.so)"
 export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-npx vitest run test/tokenizer.test.ts "$@"
+npx vitest run test/tokenizer.test.ts test/cross-encoder.test.ts test/pool.test.ts test/index.test.ts test/bi-encoder.test.ts test/collection.test.ts "$@"
