@@ -191,8 +191,9 @@ export class RerankPool extends Scorer {
         resolve,
         reject,
       };
-      // Even split over the workers, at most taskPairs per task, so one request uses every worker.
-      const per = Math.max(1, Math.min(this.#taskPairs, Math.ceil(n / this.workers)));
+      // About four tasks per worker (at most taskPairs pairs each): one request uses every worker,
+      // and workers that finish early take more, so uneven pair lengths even out.
+      const per = Math.max(1, Math.min(this.#taskPairs, Math.ceil(n / (this.workers * 4))));
       for (let a = 0; a < n; a += per) req.pending.push({ req, part: req.pending.length, start: a, end: Math.min(n, a + per) });
       req.parts = new Array(req.pending.length).fill(null);
       if (signal) {
