@@ -31,6 +31,12 @@ describe.skipIf(!haveShared)('benchmarks (smoke)', () => {
   it('bench/scale --test builds IVF-PQ and HNSW and reports latency and recall', () => {
     const out = execFileSync(process.execPath, ['bench/scale.js', '--test'], { encoding: 'utf8' });
     expect(out).toMatch(/\| IVF64,PQ16 nprobe 8 \| 20000 \|/);
-    expect(out).toMatch(/\| HNSW32 ef 128 \| 5000 \|.*\| (0\.\d+|1\.000) \|/);
+    expect(out).toMatch(/\| HNSW32 ef 128 \| 5000 \|.*\| (0\.\d+|1\.000) \| (0\.\d+|1\.000) \| (0\.\d+|1\.000) \|/);
+  }, 180_000);
+
+  it('bench/bm25 --test indexes and searches synthetic documents', () => {
+    const out = execFileSync(process.execPath, ['bench/bm25.js', '--test'], { encoding: 'utf8' });
+    expect(out).toMatch(/index build [\d.]+ s \(\d+ docs\/s\)/);
+    expect(out).toMatch(/p50 [\d.]+ ms, p99 [\d.]+ ms/);
   }, 180_000);
 });
