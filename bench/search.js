@@ -3,11 +3,42 @@
 // index file and queries, in the same run. One query per call, k = 100, median over all calls.
 //   node bench/search.js [--n 200000] [--dim 384] [--queries 200] [--reps 3] [--test]
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { FaissIndex } from '../dist/index.js';
 import { arg, repoRoot, smoke } from './common.js';
 import { clustered } from './vectors.js';
+
+// Child mode: load a saved index in this fresh process (as the C++ program does) and time it.
+if (process.argv[2] === '--measure') {
+  const [file, qfile, dim, k, reps, nprobe, efSearch] = process.argv.slice(3);
+  const buf = readFileSync(qfile);
+  const qs = new Float32Array(buf.buffer, buf.byteOffset, buf.length / 4);
+  const d = Number(dim);
+  const params = {};
+  if (Number(nprobe)) params.nprobe = Number(nprobe);
+  if (Number(efSearch)) params.efSearch = Number(efSearch);
+  const index = await FaissIndex.load(file);
+  const nq = qs.length / d;
+  const one = (i) => qs.subarray(i * d, (i + 1) * d);
+  const median = async (fn) => {
+    for (let i = 0; i < nq; i++) await fn(one(i));  // warm-up pass, as the C++ side
+    const times = [];
+    for (let r = 0; r < Number(reps); r++) {
+      for (let i = 0; i < nq; i++) {
+        const t0 = process.hrtime.bigint();
+        await fn(one(i));
+        times.push(Number(process.hrtime.bigint() - t0) / 1000);
+      }
+    }
+    return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+  };
+  const ours = await median((q) => index.search(q, Number(k), params));
+  const sync = await median((q) => index.searchSync(q, Number(k), params));
+  console.log(JSON.stringify({ ours, sync }));
+  process.exit(0);
+}
 
 const n = Number(arg('n', smoke ? 5000 : 200_000));
 const dim = Number(arg('dim', smoke ? 32 : 384));
@@ -41,25 +72,12 @@ for (const { factory, params } of configs) {
   await idx.add(base);
   const file = join(work, `${factory.replace(/,/g, '_')}.faiss`);
   await idx.save(file);
-  const loaded = await FaissIndex.load(file);
-  const one = (i) => queries.subarray(i * dim, (i + 1) * dim);
-  for (let i = 0; i < Math.min(10, nq); i++) await loaded.search(one(i), k, params);  // warm-up
-  const median = async (fn) => {
-    const times = [];
-    for (let r = 0; r < reps; r++) {
-      for (let i = 0; i < nq; i++) {
-        const t0 = process.hrtime.bigint();
-        await fn(one(i));
-        times.push(Number(process.hrtime.bigint() - t0) / 1000);
-      }
-    }
-    return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
-  };
-  const runCpp = () => Number(execFileSync(exe, [file, qfile, String(dim), String(k), String(reps), String(params.nprobe ?? 0), String(params.efSearch ?? 0)], { encoding: 'utf8' }).trim());
-  // C++ runs before and after ours (machine drift hits both sides alike); its figure is the mean.
+  // Both sides load the saved file in a fresh process. C++ runs before and after ours (machine
+  // drift hits both sides alike); its figure is the mean of the two.
+  const args = [file, qfile, String(dim), String(k), String(reps), String(params.nprobe ?? 0), String(params.efSearch ?? 0)];
+  const runCpp = () => Number(execFileSync(exe, args, { encoding: 'utf8' }).trim());
   const cppBefore = runCpp();
-  const ours = await median((q) => loaded.search(q, k, params));
-  const oursSync = await median((q) => loaded.searchSync(q, k, params));
+  const { ours, sync: oursSync } = JSON.parse(execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--measure', ...args], { encoding: 'utf8' }).trim());
   const cpp = (cppBefore + runCpp()) / 2;
   console.log(
     `  ${factory.padEnd(14)} C++ ${cpp.toFixed(1).padStart(9)} µs   crossrank search() ${ours.toFixed(1).padStart(9)} µs (${(ours / cpp).toFixed(3)}×)   searchSync() ${oursSync.toFixed(1).padStart(9)} µs (${(oursSync / cpp).toFixed(3)}×)   goal ≤ 1.05×`,
