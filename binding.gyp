@@ -13,7 +13,8 @@
       "ldflags": ["-Wl,-rpath,'<!(node scripts/native-paths.cjs ort-rpath-gyp)'"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++20", "-fexceptions", "-frtti", "-O2"]
+      "cflags_cc": ["-std=c++20", "-fexceptions", "-frtti",
+                    "<!@(node -p \"require('./native/sources.json').cflags.join(' ')\")"]
     }
   ]
 }

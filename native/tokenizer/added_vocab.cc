@@ -16,7 +16,11 @@ void AddedVocab::add(AddedToken t) {
 }
 
 void AddedVocab::build(const Normalizer* normalizer) {
-  for (auto& m : first_) m.clear();
+  for (int k = 0; k < 2; ++k) {
+    first_[k].clear();
+    ascii_first_[k][0] = ascii_first_[k][1] = 0;
+    wide_first_[k] = false;
+  }
   for (size_t i = 0; i < tokens_.size(); ++i) {
     AddedToken& t = tokens_[i];
     std::vector<char32_t> cps;
@@ -27,7 +31,11 @@ void AddedVocab::build(const Normalizer* normalizer) {
       cps = s.c;
     }
     t.pattern = cps;
-    if (!cps.empty()) first_[t.normalized ? 1 : 0][cps[0]].push_back(i);
+    if (cps.empty()) continue;
+    const int set = t.normalized ? 1 : 0;
+    first_[set][cps[0]].push_back(i);
+    if (cps[0] < 128) ascii_first_[set][cps[0] >> 6] |= uint64_t{1} << (cps[0] & 63);
+    else wide_first_[set] = true;
   }
   for (auto& m : first_)
     for (auto& [c, v] : m)
@@ -57,12 +65,17 @@ void AddedVocab::split(std::vector<Piece>& pieces, bool normalized_set) const {
 
 static bool is_word_char(char32_t c) { return c == '_' || u::is_alphanumeric(c); }
 
-void AddedVocab::split_one(const NStr& s, bool normalized_set, std::vector<Piece>& out) const {
-  const auto& index = first_[normalized_set ? 1 : 0];
+void AddedVocab::split_one(NStr& s, bool normalized_set, std::vector<Piece>& out) const {
+  const int set = normalized_set ? 1 : 0;
+  const auto& index = first_[set];
   const size_t n = s.size();
   size_t start_offset = 0;
   size_t i = 0;
   while (i < n) {
+    if (!may_start(s.c[i], set)) {
+      ++i;
+      continue;
+    }
     auto it = index.find(s.c[i]);
     const AddedToken* hit = nullptr;
     if (it != index.end()) {
@@ -98,7 +111,8 @@ void AddedVocab::split_one(const NStr& s, bool normalized_set, std::vector<Piece
     out.push_back(Piece{s.slice(start, stop), hit->id});
     start_offset = stop;
   }
-  if (start_offset < n || n == 0) out.push_back(Piece{s.slice(start_offset, n), -1});
+  if (start_offset == 0) out.push_back(Piece{std::move(s), -1});  // nothing matched: no copy
+  else if (start_offset < n) out.push_back(Piece{s.slice(start_offset, n), -1});
 }
 
 }  // namespace crossrank::tok

@@ -30,10 +30,15 @@ class AddedVocab {
   bool empty() const { return tokens_.empty(); }
 
  private:
-  void split_one(const NStr& s, bool normalized_set, std::vector<Piece>& out) const;
+  void split_one(NStr& s, bool normalized_set, std::vector<Piece>& out) const;
+  bool may_start(char32_t c, int set) const {
+    return c < 128 ? (ascii_first_[set][c >> 6] >> (c & 63)) & 1 : (wide_first_[set] && first_[set].count(c));
+  }
   std::vector<AddedToken> tokens_;
   // first char -> token indices, longest pattern first; one index per set
   std::unordered_map<char32_t, std::vector<size_t>> first_[2];
+  uint64_t ascii_first_[2][2] = {{0, 0}, {0, 0}};  // bitmap of the ASCII first chars, per set
+  bool wide_first_[2] = {false, false};           // any first char outside ASCII, per set
   std::unordered_map<int32_t, size_t> by_id_;
   std::unordered_map<std::string, size_t> by_content_;
 };

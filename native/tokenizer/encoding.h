@@ -12,6 +12,9 @@ struct Encoding {
   std::vector<int8_t> seq;           // which input (0, 1) a token came from; -1 for added ones
   std::vector<uint32_t> start, end;  // offsets in code points of its input
   std::vector<Encoding> overflowing;
+  // Token indices where a word (pre-tokenized piece) begins; only recorded by WordPiece models,
+  // only for a sequence as encode_sequence returned it, and read only by pair truncation.
+  std::vector<uint32_t> word_starts;
 
   size_t size() const { return ids.size(); }
   void push(int32_t id, int32_t type, uint8_t sp, int8_t sq, uint32_t a, uint32_t b) {

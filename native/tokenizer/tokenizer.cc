@@ -1,5 +1,6 @@
 #include "tokenizer/tokenizer.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -93,8 +94,20 @@ std::shared_ptr<Tokenizer> Tokenizer::from_json(const std::string& text, const s
   return t;
 }
 
+namespace {
+// Per-thread scratch buffers keep their capacity between calls, up to a limit.
+template <typename V>
+void trim_scratch(V& v) {
+  if (v.capacity() > (size_t{1} << 20)) V().swap(v);
+  else v.clear();
+}
+}  // namespace
+
 Encoding Tokenizer::encode_sequence(std::string_view text, int32_t type_id, bool utf16_offsets) const {
-  std::vector<char32_t> cps;
+  thread_local std::vector<char32_t> cps;
+  thread_local std::vector<Token> toks;
+  thread_local PreTokenizer::Ranges ranges;
+  thread_local std::vector<NStr> parts;
   unicode::decode_utf8(text, cps);
   std::vector<Piece> pieces;
   pieces.push_back(Piece{NStr::from(cps), -1});
@@ -102,12 +115,39 @@ Encoding Tokenizer::encode_sequence(std::string_view text, int32_t type_id, bool
   for (auto& p : pieces)
     if (p.token < 0 && normalizer_) normalizer_->normalize(p.s);
   added_.split(pieces, true);
-  if (pretokenizer_) pretokenizer_->pre_tokenize(pieces);
-  std::vector<Token> toks;
+  toks.clear();
   toks.reserve(cps.size() / 3 + 4);
+  const bool words = model_->whole_word_lengths();
+  std::vector<uint32_t> word_starts;
+  auto word = [&] {
+    if (words) word_starts.push_back(static_cast<uint32_t>(toks.size()));
+  };
   for (const auto& p : pieces) {
-    if (p.token >= 0) toks.push_back(Token{p.token, p.s.orig_start(0), p.s.empty() ? 0 : p.s.o1.back()});
-    else model_->tokenize(p.s, toks);
+    if (p.token >= 0) {
+      word();
+      toks.push_back(Token{p.token, p.s.orig_start(0), p.s.empty() ? 0 : p.s.o1.back()});
+      continue;
+    }
+    if (!pretokenizer_) {
+      word();
+      model_->tokenize(p.s, toks);
+      continue;
+    }
+    const bool at_start = !p.s.empty() && p.s.o0[0] == 0;
+    ranges.clear();
+    if (pretokenizer_->ranges(p.s, at_start, ranges)) {  // cut in place: no copies of the words
+      for (auto [a, b] : ranges) {
+        word();
+        model_->tokenize_range(p.s, a, b, toks);
+      }
+    } else {
+      parts.clear();
+      pretokenizer_->split(p.s, at_start, parts);
+      for (const auto& part : parts) {
+        word();
+        model_->tokenize(part, toks);
+      }
+    }
   }
   // Offsets to UTF-16 units when the text holds characters outside the BMP.
   std::vector<uint32_t> u16;
@@ -122,6 +162,10 @@ Encoding Tokenizer::encode_sequence(std::string_view text, int32_t type_id, bool
   e.ids.reserve(toks.size());
   for (const auto& t : toks)
     e.push(t.id, type_id, 0, static_cast<int8_t>(type_id), astral ? u16[t.start] : t.start, astral ? u16[t.end] : t.end);
+  e.word_starts = std::move(word_starts);
+  trim_scratch(cps);
+  trim_scratch(toks);
+  trim_scratch(parts);
   return e;
 }
 
@@ -140,16 +184,25 @@ void truncate_pair(Encoding& a, Encoding* b, size_t max_length, Truncation strat
       a.truncate(total - to_remove, stride, from_left);
       return;
     }
-    size_t n1 = a.size(), n2 = b->size();
+    // Which side is longer is decided on lengths as Hugging Face's tokenizers sees them: it stops
+    // tokenizing a sequence once it holds full_max_length tokens, at the end of the word that
+    // crosses it for WordPiece (whole words), exactly there for the other models. So two long
+    // sequences compare equal (no swap) unless a WordPiece word runs further past the limit.
+    auto seen = [&](const Encoding& e) {
+      const size_t n = e.size();
+      if (n <= full_max_length) return n;
+      if (e.word_starts.empty()) return full_max_length;
+      auto it = std::lower_bound(e.word_starts.begin(), e.word_starts.end(), static_cast<uint32_t>(full_max_length));
+      return it == e.word_starts.end() ? n : static_cast<size_t>(*it);
+    };
+    size_t n1 = seen(a), n2 = seen(*b);
     bool swap = n1 > n2;
     if (swap) std::swap(n1, n2);
-    const size_t shorter = n1;
     if (n1 > max_length) n2 = n1;
     else n2 = std::max(n1, max_length - n1);
     if (n1 + n2 > max_length) {
       n1 = max_length / 2;
       n2 = n1 + max_length % 2;
-      if (shorter >= full_max_length) swap = false;
     }
     if (swap) std::swap(n1, n2);
     a.truncate(n1, stride, from_left);
@@ -175,6 +228,8 @@ Encoding Tokenizer::finish(Encoding a, Encoding* b, const EncodeOptions& o) cons
                                         std::to_string(n_added) + " special tokens are added");
     truncate_pair(a, b, o.max_length - n_added, o.strategy, o.stride, o.from_left, o.max_length);
   }
+  a.word_starts = {};
+  if (b) b->word_starts = {};
   return post_process(processor_.get(), std::move(a), b, o.add_special_tokens);
 }
 

@@ -12,6 +12,7 @@ void Vocab::add(const std::string& s, int32_t id) {
   if (tokens.size() <= static_cast<size_t>(id)) tokens.resize(static_cast<size_t>(id) + 1);
   tokens[static_cast<size_t>(id)] = s;
   ids[s] = id;
+  index.insert(s, id);
 }
 
 Utf8Piece::Utf8Piece(const NStr& s) {

@@ -7,6 +7,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "tokenizer/models/str_index.h"
 #include "tokenizer/normalized.h"
 
 namespace crossrank::tok {
@@ -17,14 +18,12 @@ struct StrHash {
 };
 using StrMap = std::unordered_map<std::string, int32_t, StrHash, std::equal_to<>>;
 
-// Token strings by id, and ids by string.
+// Token strings by id, and ids by string (`ids` to iterate, `index` for the hot lookups).
 struct Vocab {
   StrMap ids;
+  StrIndex index;
   std::vector<std::string> tokens;
-  int32_t find(std::string_view s) const {
-    auto it = ids.find(s);
-    return it == ids.end() ? -1 : it->second;
-  }
+  int32_t find(std::string_view s) const { return index.find(s); }
   void add(const std::string& s, int32_t id);
 };
 
@@ -32,6 +31,14 @@ class Model {
  public:
   virtual ~Model() = default;
   virtual void tokenize(const NStr& piece, std::vector<Token>& out) const = 0;
+  // Tokenize chars [a, b) of s as one piece. Models that can read the range in place override
+  // this; the default copies it out.
+  virtual void tokenize_range(const NStr& s, size_t a, size_t b, std::vector<Token>& out) const {
+    tokenize(s.slice(a, b), out);
+  }
+  // True when a pair truncated with longest_first is measured the way Hugging Face measures
+  // WordPiece output (see Tokenizer::finish).
+  virtual bool whole_word_lengths() const { return false; }
   const Vocab& vocab() const { return vocab_; }
 
  protected:

@@ -1,7 +1,10 @@
 // WordPiece: greedy longest-match-first; a word with any unmatched remainder becomes [UNK].
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "common/error.h"
+#include "common/unicode.h"
 #include "tokenizer/models/model.h"
 
 namespace crossrank::tok {
@@ -16,38 +19,64 @@ class WordPiece : public Model {
     const std::string unk = j.value("unk_token", std::string("[UNK]"));
     unk_ = vocab_.find(unk);
     if (unk_ < 0) throw Error("ERR_TOKENIZER_CONFIG", "WordPiece unk_token \"" + unk + "\" is not in the vocabulary");
-    // Continuation pieces indexed without their prefix, so lookups need no string building.
-    for (auto& [tok, id] : vocab_.ids)
-      if (tok.size() > prefix_.size() && tok.compare(0, prefix_.size(), prefix_) == 0) cont_[tok.substr(prefix_.size())] = id;
+    // Continuation pieces indexed without their prefix, so lookups need no string building. No
+    // match can be longer than the longest entry, so the search starts there.
+    for (auto& [tok, id] : vocab_.ids) {
+      if (tok.size() > prefix_.size() && tok.compare(0, prefix_.size(), prefix_) == 0) {
+        cont_.insert(std::string_view(tok).substr(prefix_.size()), id);
+        max_cont_ = std::max(max_cont_, tok.size() - prefix_.size());
+      }
+      max_first_ = std::max(max_first_, tok.size());
+    }
   }
 
-  void tokenize(const NStr& piece, std::vector<Token>& out) const override {
-    if (piece.empty()) return;
-    if (piece.size() > static_cast<size_t>(max_chars_)) {
-      out.push_back(Token{unk_, piece.orig_start(0), piece.o1.back()});
+  void tokenize(const NStr& piece, std::vector<Token>& out) const override { tokenize_range(piece, 0, piece.size(), out); }
+
+  bool whole_word_lengths() const override { return true; }
+
+  void tokenize_range(const NStr& s, size_t a, size_t b, std::vector<Token>& out) const override {
+    if (a >= b) return;
+    const Token unk{unk_, s.o0[a], s.o1[b - 1]};
+    if (b - a > static_cast<size_t>(max_chars_)) {
+      out.push_back(unk);
       return;
     }
-    Utf8Piece w(piece);
-    const std::string& t = w.text;
+    // The word as UTF-8 in a reused buffer; `at` maps a byte to its char (only built for non-ASCII).
+    thread_local std::string t;
+    thread_local std::vector<uint32_t> at;
+    t.clear();
+    bool ascii = true;
+    for (size_t i = a; i < b; ++i) ascii &= s.c[i] < 0x80;
+    if (ascii) {
+      t.resize(b - a);
+      for (size_t i = a; i < b; ++i) t[i - a] = static_cast<char>(s.c[i]);
+    } else {
+      at.clear();
+      for (size_t i = a; i < b; ++i) {
+        unicode::append_utf8(t, s.c[i]);
+        at.resize(t.size(), static_cast<uint32_t>(i - a));
+      }
+      at.push_back(static_cast<uint32_t>(b - a));
+    }
+    auto char_of = [&](size_t byte) { return a + (ascii ? byte : at[byte]); };
     const size_t mark = out.size();
     size_t start = 0;
     while (start < t.size()) {
-      size_t end = t.size();
+      size_t end = std::min(t.size(), start + (start == 0 ? max_first_ : max_cont_));
+      while (end < t.size() && end > start && (static_cast<unsigned char>(t[end]) & 0xC0) == 0x80) --end;
       int32_t found = -1;
       while (start < end) {
         std::string_view sub(t.data() + start, end - start);
-        int32_t id;
-        if (start == 0) id = vocab_.find(sub);
-        else { auto it = cont_.find(sub); id = it == cont_.end() ? -1 : it->second; }
+        int32_t id = start == 0 ? vocab_.find(sub) : cont_.find(sub);
         if (id >= 0) { found = id; break; }
         do { --end; } while (end > start && (static_cast<unsigned char>(t[end]) & 0xC0) == 0x80);
       }
       if (found < 0) {
         out.resize(mark);
-        out.push_back(Token{unk_, piece.orig_start(0), piece.o1.back()});
+        out.push_back(unk);
         return;
       }
-      out.push_back(w.token(piece, found, start, end));
+      out.push_back(Token{found, s.o0[char_of(start)], s.o1[char_of(end) - 1]});
       start = end;
     }
   }
@@ -56,7 +85,8 @@ class WordPiece : public Model {
   std::string prefix_;
   int max_chars_;
   int32_t unk_;
-  StrMap cont_;
+  StrIndex cont_;
+  size_t max_first_ = 0, max_cont_ = 0;
 };
 
 }  // namespace

@@ -38,45 +38,55 @@ std::vector<char32_t> cps(const std::string& utf8) {
   return v;
 }
 
-class BertPre : public PreTokenizer {
+// Pre-tokenizers that only cut: `ranges` is the implementation, `split` copies the ranges out.
+class CuttingPre : public PreTokenizer {
  public:
-  // One pass: whitespace removed, every punctuation character its own piece (the same result as
-  // HF's two splits, without materializing the intermediate words).
-  void split(const NStr& s, bool, std::vector<NStr>& out) const override {
-    const size_t n = s.size();
-    size_t start = 0;
-    auto flush = [&](size_t end) {
-      if (end > start) out.push_back(s.slice(start, end));
-    };
-    for (size_t i = 0; i < n; ++i) {
-      char32_t c = s.c[i];
-      if (c < 0x80 ? (c == ' ' || (c >= 0x09 && c <= 0x0D)) : u::is_whitespace(c)) {
-        flush(i);
-        start = i + 1;
-      } else if (u::is_ascii_punctuation(c) || (c >= 0x80 && u::is_punctuation(c))) {
-        flush(i);
-        out.push_back(s.slice(i, i + 1));
-        start = i + 1;
-      }
-    }
-    flush(n);
+  void split(const NStr& s, bool at_start, std::vector<NStr>& out) const override {
+    thread_local Ranges r;
+    r.clear();
+    ranges(s, at_start, r);
+    for (auto [a, b] : r) out.push_back(s.slice(a, b));
   }
 };
 
-class WhitespacePre : public PreTokenizer {
+class BertPre : public CuttingPre {
+ public:
+  // One pass: whitespace removed, every punctuation character its own piece (the same result as
+  // HF's two splits, without materializing the intermediate words).
+  bool ranges(const NStr& s, bool, Ranges& out) const override {
+    const uint32_t n = static_cast<uint32_t>(s.size());
+    uint32_t start = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+      char32_t c = s.c[i];
+      if (c < 0x80 ? (c == ' ' || (c >= 0x09 && c <= 0x0D)) : u::is_whitespace(c)) {
+        if (i > start) out.emplace_back(start, i);
+        start = i + 1;
+      } else if (u::is_ascii_punctuation(c) || (c >= 0x80 && u::is_punctuation(c))) {
+        if (i > start) out.emplace_back(start, i);
+        out.emplace_back(i, i + 1);
+        start = i + 1;
+      }
+    }
+    if (n > start) out.emplace_back(start, n);
+    return true;
+  }
+};
+
+class WhitespacePre : public CuttingPre {
  public:
   // \w+|[^\w\s]+ : runs of word characters and runs of other non-space characters.
-  void split(const NStr& s, bool, std::vector<NStr>& out) const override {
-    size_t i = 0;
-    const size_t n = s.size();
+  bool ranges(const NStr& s, bool, Ranges& out) const override {
+    uint32_t i = 0;
+    const uint32_t n = static_cast<uint32_t>(s.size());
     while (i < n) {
       if (u::is_whitespace(s.c[i])) { ++i; continue; }
       bool word = u::is_regex_word(s.c[i]);
-      size_t j = i + 1;
+      uint32_t j = i + 1;
       while (j < n && !u::is_whitespace(s.c[j]) && u::is_regex_word(s.c[j]) == word) ++j;
-      out.push_back(s.slice(i, j));
+      out.emplace_back(i, j);
       i = j;
     }
+    return true;
   }
 };
 
