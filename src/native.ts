@@ -123,7 +123,7 @@ export interface NativeVectorIndex {
   searchSync(queries: Float32Array, k: number, params: { nprobe?: number; efSearch?: number }): { ids: BigInt64Array; scores: Float32Array };
   remove(ids: BigInt64Array): number;
   save(path: string): Promise<void>;
-  info(): { dim: number; ntotal: number; isTrained: boolean; metric: 'ip' | 'l2'; description: string };
+  info(): { dim: number; ntotal: number; isTrained: boolean; nlist: number; metric: 'ip' | 'l2'; description: string };
 }
 
 export interface NativeBm25 {

@@ -89,14 +89,69 @@ describe.skipIf(!haveShared)('Collection', () => {
     expect(files).toContain('collection.json');
   });
 
-  it('recovers rows added after the last checkpoint when the process died', async () => {
-    const dir = tmp('coll-crash');
+  it('IVF collection: gathers vectors until trainSize, searches them exactly meanwhile, then trains on all of them', async () => {
+    const embedder = { model: requireShared('models/bert-tiny-bi') };
+    const flatDir = tmp('coll-flat');
+    const flat = await Collection.create(flatDir, { embedder, bm25: false });
+    await flat.add(docs.slice(0, 700));
+    await flat.remove([docs[3]!.id]);
+    const dir = tmp('coll-ivf');
+    const col = await Collection.create(dir, { embedder, bm25: false, factory: 'IVF16,Flat', trainSize: 600 });
+    await col.add(docs.slice(0, 500), { batchSize: 100 });
+    expect(col.pendingVectors).toBe(500);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.faiss'))).toHaveLength(0);
+    const queries = c.queries.slice(0, 20).map((q) => q.text);
+    const top = async (x: Collection, q: string, nprobe?: number) =>
+      (await x.search(q, { first: 'dense', candidates: 10, topK: 10, ...(nprobe ? { nprobe } : {}) })).hits.map((h) => h.id);
+    // Untrained: exact search over what is there, across a reopen (vectors wait in SQLite).
+    const before = await Promise.all(queries.map((q) => top(col, q)));
+    await col.close();
+    const reopened = await Collection.open(dir);
+    expect(reopened.pendingVectors).toBe(500);
+    expect(await Promise.all(queries.map((q) => top(reopened, q)))).toEqual(before);
+    expect(await reopened.remove([docs[3]!.id])).toBe(1);
+    expect(reopened.pendingVectors).toBe(499);
+    // Crossing trainSize trains on everything gathered; with every list probed, IVF is exact.
+    await reopened.add(docs.slice(500, 700), { batchSize: 100 });
+    expect(reopened.pendingVectors).toBe(0);
+    expect(reopened.size).toBe(699);
+    const exact = await Promise.all(queries.map((q) => top(flat, q)));
+    expect(await Promise.all(queries.map((q) => top(reopened, q, 16)))).toEqual(exact);
+    await reopened.close();
+    const trained = await Collection.open(dir);
+    expect(trained.pendingVectors).toBe(0);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.faiss'))).toHaveLength(1);
+    expect(await Promise.all(queries.map((q) => top(trained, q, 16)))).toEqual(exact);
+    await trained.close();
+    await flat.close();
+    // Explicit training for a small collection; too few vectors is a clear error.
+    const small = await Collection.create(tmp('coll-ivf-small'), { embedder, bm25: false, factory: 'IVF16,Flat' });
+    await small.add(docs.slice(0, 100));
+    expect(small.pendingVectors).toBe(100);
+    expect(await small.train()).toEqual({ trained: true, vectors: 100 });
+    expect(await small.train()).toEqual({ trained: false, vectors: 0 });
+    await small.close();
+    const tiny = await Collection.create(tmp('coll-ivf-tiny'), { embedder, bm25: false, factory: 'IVF256,Flat' });
+    await tiny.add(docs.slice(0, 100));
+    const err = await rejectionOf(tiny.train());
+    expect(err.code).toBe('ERR_TRAINING_DATA');
+    expect(err.message).toMatch(/at least 256 vectors.*has 100/);
+    await tiny.close();
+    expect((await rejectionOf(Collection.create(tmp('coll-ivf-bad'), { embedder, factory: 'IVF64,Flat', trainSize: 10 }))).code).toBe('ERR_OUT_OF_RANGE');
+  });
+
+  // BM25 alone, and a dense IVF index that trains (at 1 500 documents) before the crash.
+  it.each([
+    ['bm25', { bm25: true }],
+    ['ivf', { bm25: false, embedder: { model: 'BI' }, factory: 'IVF16,Flat', trainSize: 1500 }],
+  ] as const)('recovers rows added after the last checkpoint when the process died (%s)', async (kind, options) => {
+    const dir = tmp(`coll-crash-${kind}`);
+    const createOptions = JSON.stringify(options).replace('"BI"', JSON.stringify(requireShared('models/bert-tiny-bi')));
     // A child adds 2 000 documents with a checkpoint every 500 and dies without closing.
     const script = `
       import { Collection, loadBeir } from ${JSON.stringify(join(import.meta.dirname, '../dist/index.js'))};
       const c = loadBeir(${JSON.stringify(requireShared('fixtures/ir/beir-arguana'))});
-      const col = await Collection.create(${JSON.stringify(dir)}, { bm25: true });
-      let n = 0;
+      const col = await Collection.create(${JSON.stringify(dir)}, ${createOptions});
       await col.add(c.docs.slice(0, 2000).map((d) => ({ id: d.id, text: d.title + ' ' + d.text })), {
         batchSize: 100, checkpointEvery: 500,
         onProgress: (done) => { if (done === 1700) process.exit(9); },
@@ -110,9 +165,11 @@ describe.skipIf(!haveShared)('Collection', () => {
     expect(code).toBe(9);
     const col = await Collection.open(dir);
     expect(col.size).toBe(1700);
-    // Every row is searchable exactly once: each document's own title finds it.
-    for (const d of docs.slice(1500, 1700).filter((_, i) => i % 20 === 0)) {
-      const res = await col.search(d.text.slice(0, 200), { first: 'bm25', topK: 1000, candidates: 1000 });
+    expect(col.pendingVectors).toBe(0);
+    // Every row is searchable exactly once: each document's own text finds it.
+    const first = kind === 'bm25' ? 'bm25' : 'dense';
+    for (const d of docs.slice(1400, 1700).filter((_, i) => i % 20 === 0)) {
+      const res = await col.search(d.text.slice(0, 200), { first, topK: 1000, candidates: 1000, nprobe: 16 });
       expect(res.hits.filter((h) => h.id === d.id)).toHaveLength(1);
     }
     // Running the interrupted add again finishes it.

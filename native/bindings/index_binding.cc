@@ -171,6 +171,7 @@ Napi::Value VectorIndexWrap::Info(const Napi::CallbackInfo& info) {
   o.Set("dim", index->dim());
   o.Set("ntotal", static_cast<double>(index->ntotal()));
   o.Set("isTrained", index->is_trained());
+  o.Set("nlist", static_cast<double>(index->nlist()));
   o.Set("metric", index->metric() == index::Metric::InnerProduct ? "ip" : "l2");
   o.Set("description", index->description());
   return o;

@@ -109,6 +109,12 @@ bool VectorIndex::is_trained() const {
   return index_->is_trained;
 }
 
+size_t VectorIndex::nlist() const {
+  std::shared_lock lock(mu_);
+  auto* ivf = dynamic_cast<faiss::IndexIVF*>(core(index_.get()));
+  return ivf ? ivf->nlist : 0;
+}
+
 void VectorIndex::train(const float* x, size_t n) {
   std::unique_lock lock(mu_);
   guard("train", [&] { index_->train(static_cast<faiss::Index::idx_t>(n), x); });

@@ -41,6 +41,7 @@ class VectorIndex {
   int dim() const { return dim_; }
   int64_t ntotal() const;
   bool is_trained() const;
+  size_t nlist() const;  // inverted lists of an IVF index; 0 for other kinds
   Metric metric() const { return metric_; }
   const std::string& description() const { return description_; }
 

@@ -5,7 +5,9 @@
  *   bm25.<seq>.bin         the BM25 index of their text
  *   collection.json        the manifest: options, and which index files hold checkpoint <seq>
  * Adding is batched and checkpointed: index files are written under new names, then the manifest
- * is replaced atomically. After a crash, open() reloads the last checkpoint and re-indexes the rows
+ * is replaced atomically. A dense index that needs training (IVF, PQ) is trained once `trainSize`
+ * documents are in, on all of them; until then their vectors wait in SQLite (table `pending`) and
+ * are searched exactly. After a crash, open() reloads the last checkpoint and re-indexes the rows
  * SQLite holds beyond it, so an interrupted add() can simply be run again: rows whose id and text
  * are unchanged are skipped, changed ones replace the old version (never duplicates).
  */
@@ -36,6 +38,12 @@ export interface CreateOptions {
   /** FAISS index_factory string for the dense index. Default 'Flat'. */
   factory?: string;
   metric?: Metric;
+  /**
+   * For index kinds that must be trained (IVF, PQ): how many documents to gather before training
+   * on all of them. Until then the gathered vectors are searched exactly. Default
+   * max(64 × nlist, 10 000). `collection.train()` trains earlier, on what is there.
+   */
+  trainSize?: number;
 }
 
 export interface AddOptions {
@@ -93,7 +101,13 @@ interface Manifest {
   version: 1;
   seq: number;
   files: { faiss: string | null; bm25: string | null };
-  dense: { factory: string; metric: Metric; dim: number; embedder: { model: string; options: BiEncoderOptions } | null } | null;
+  dense: {
+    factory: string;
+    metric: Metric;
+    dim: number;
+    embedder: { model: string; options: BiEncoderOptions } | null;
+    trainSize?: number;
+  } | null;
   bm25: Bm25Options | null;
 }
 
@@ -130,6 +144,8 @@ export class Collection {
   readonly #db: Database.Database;
   #manifest: Manifest;
   #faiss: FaissIndex | null;
+  /** Exact index over the pending vectors while #faiss waits for training. */
+  #staging: FaissIndex | null = null;
   #bm25: Bm25Index | null;
   readonly #embedder: BiEncoder | null;
   #seq: number;
@@ -171,9 +187,14 @@ export class Collection {
     const bm25Opts = options.bm25 === false ? null : options.bm25 === true || options.bm25 === undefined ? {} : options.bm25;
     if (!embedder && !bm25Opts) throw new CrossrankError('ERR_INVALID_ARG_VALUE', 'a collection needs an embedder, a BM25 index, or both');
     let faiss: FaissIndex | null = null;
+    let trainSize: number | undefined;
     if (embedder) {
       if (!embedder.dim) await embedder.embed(['dimension probe']);
       faiss = FaissIndex.create(embedder.dim, factory, { metric });
+      if (!faiss.isTrained) {
+        trainSize = options.trainSize ?? Math.max(64 * faiss.nlist, 10_000);
+        validateInteger(trainSize, 'options.trainSize', Math.max(1, faiss.nlist));
+      }
     }
     const bm25 = bm25Opts ? Bm25Index.create(bm25Opts) : null;
     mkdirSync(root, { recursive: true });
@@ -182,7 +203,7 @@ export class Collection {
       version: 1,
       seq: 0,
       files: { faiss: null, bm25: null },
-      dense: embedder ? { factory, metric, dim: embedder.dim, embedder: embedderSpec } : null,
+      dense: embedder ? { factory, metric, dim: embedder.dim, embedder: embedderSpec, ...(trainSize ? { trainSize } : {}) } : null,
       bm25: bm25Opts,
     };
     const db = Collection.#openDb(root);
@@ -211,6 +232,7 @@ export class Collection {
       : null;
     const bm25 = manifest.bm25 ? (manifest.files.bm25 ? await Bm25Index.load(join(root, manifest.files.bm25)) : Bm25Index.create(manifest.bm25)) : null;
     const c = new Collection(root, Collection.#openDb(root), manifest, faiss, bm25, embedder);
+    await c.#loadPending();
     await c.#recover();
     return c;
   }
@@ -232,6 +254,7 @@ export class Collection {
       CREATE INDEX IF NOT EXISTS docs_bm25 ON docs(bm25);
       CREATE INDEX IF NOT EXISTS docs_seq ON docs(seq);
       CREATE TABLE IF NOT EXISTS removed (rowid INTEGER PRIMARY KEY, bm25 INTEGER, seq INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS pending (rowid INTEGER PRIMARY KEY, vec BLOB NOT NULL);
     `);
     return db;
   }
@@ -313,7 +336,12 @@ export class Collection {
     if (!rows.length) return;
     const bm = rows.map((r) => r.bm25).filter((b): b is number => b !== null);
     if (this.#bm25 && bm.length) this.#bm25.remove(bm);
-    if (this.#faiss) {
+    if (this.#staging) {
+      this.#staging.remove(rows.map((r) => r.rowid));
+      const del = this.#db.prepare('DELETE FROM pending WHERE rowid = ?');
+      this.#db.transaction(() => rows.forEach((r) => del.run(r.rowid)))();
+    }
+    if (this.#faiss?.isTrained) {
       try {
         this.#faiss.remove(rows.map((r) => r.rowid));
       } catch (e) {
@@ -347,21 +375,90 @@ export class Collection {
   }
 
   async #addToIndexes(rowids: number[], texts: string[], vectors: Float32Array | null): Promise<void> {
-    if (this.#faiss && vectors) {
-      if (!this.#faiss.isTrained) await this.#faiss.train(vectors);
-      await this.#faiss.add(vectors, rowids);
-    }
     if (this.#bm25) {
       const first = await this.#bm25.add(texts);
       const set = this.#db.prepare('UPDATE docs SET bm25 = ? WHERE rowid = ?');
       this.#db.transaction(() => rowids.forEach((r, i) => set.run(first + i, r)))();
     }
+    // Dense last: staging may train and checkpoint, which must find this batch in BM25 already.
+    if (this.#faiss && vectors) {
+      if (this.#faiss.isTrained) await this.#faiss.add(vectors, rowids);
+      else await this.#stage(rowids, vectors);
+    }
+  }
+
+  /** Keep vectors for an index that is not trained yet; train once enough are in. */
+  async #stage(rowids: number[], vectors: Float32Array): Promise<void> {
+    const dim = this.#faiss!.dim;
+    const put = this.#db.prepare('INSERT OR REPLACE INTO pending (rowid, vec) VALUES (?, ?)');
+    this.#db.transaction(() =>
+      rowids.forEach((r, i) => put.run(r, Buffer.from(vectors.buffer, vectors.byteOffset + i * dim * 4, dim * 4))),
+    )();
+    this.#staging ??= FaissIndex.create(dim, 'Flat', { metric: this.#faiss!.metric });
+    await this.#staging.add(vectors, rowids);
+    if (this.pendingVectors >= (this.#manifest.dense?.trainSize ?? Infinity)) await this.train();
+  }
+
+  /** Vectors waiting for the dense index to be trained (0 once it is). */
+  get pendingVectors(): number {
+    return this.#staging?.ntotal ?? 0;
+  }
+
+  /**
+   * Train the dense index (IVF, PQ) now on the vectors gathered so far and move them into it. Runs
+   * by itself once `trainSize` documents are in; call it to train a smaller collection. A no-op
+   * for an index that is trained already (Flat, HNSW, or trained before).
+   */
+  async train(): Promise<{ trained: boolean; vectors: number }> {
+    const faiss = this.#faiss;
+    if (!faiss || faiss.isTrained) return { trained: false, vectors: 0 };
+    const { ids, vectors: all } = this.#readPending(Number.MAX_SAFE_INTEGER);
+    const need = Math.max(1, faiss.nlist);
+    if (ids.length < need) {
+      throw new CrossrankError(
+        'ERR_TRAINING_DATA',
+        `the dense index (${this.#manifest.dense!.factory}) needs at least ${need} vectors to train, the collection has ${ids.length}`,
+      );
+    }
+    await faiss.train(all);
+    await faiss.add(all, ids);
+    this.#staging = null;
+    // The trained index is on disk (checkpoint) before the vectors it holds leave `pending`.
+    await this.#checkpoint();
+    this.#db.prepare('DELETE FROM pending').run();
+    return { trained: true, vectors: ids.length };
+  }
+
+  /** After open: the pending vectors of checkpointed rows back into the exact staging index. */
+  async #loadPending(): Promise<void> {
+    const faiss = this.#faiss;
+    if (!faiss) return;
+    if (faiss.isTrained) {
+      this.#db.prepare('DELETE FROM pending').run();  // left by a crash after training's checkpoint
+      return;
+    }
+    const { ids, vectors } = this.#readPending(this.#seq);
+    if (!ids.length) return;
+    this.#staging = FaissIndex.create(faiss.dim, 'Flat', { metric: faiss.metric });
+    await this.#staging.add(vectors, ids);
+  }
+
+  /** Pending vectors of live documents added up to checkpoint `maxSeq`, in rowid order. */
+  #readPending(maxSeq: number): { ids: number[]; vectors: Float32Array } {
+    const rows = this.#db
+      .prepare('SELECT p.rowid AS rowid, p.vec AS vec FROM pending p JOIN docs d ON d.rowid = p.rowid WHERE d.seq <= ? ORDER BY p.rowid')
+      .all(maxSeq) as { rowid: number; vec: Buffer }[];
+    const dim = this.#faiss!.dim;
+    const vectors = new Float32Array(rows.length * dim);
+    rows.forEach((r, i) => vectors.set(new Float32Array(r.vec.buffer, r.vec.byteOffset, dim), i * dim));
+    return { ids: rows.map((r) => r.rowid), vectors };
   }
 
   /** Write index files for the current state under new names, then switch the manifest to them. */
   async #checkpoint(): Promise<void> {
     const seq = this.#seq + 1;
-    const files = { faiss: this.#faiss ? `vectors.${seq}.faiss` : null, bm25: this.#bm25 ? `bm25.${seq}.bin` : null };
+    // An untrained index holds nothing yet: its vectors are in `pending` until training.
+    const files = { faiss: this.#faiss?.isTrained ? `vectors.${seq}.faiss` : null, bm25: this.#bm25 ? `bm25.${seq}.bin` : null };
     if (this.#faiss && files.faiss) await this.#faiss.save(join(this.dir, files.faiss));
     if (this.#bm25 && files.bm25) await this.#bm25.save(join(this.dir, files.bm25));
     const old = this.#manifest.files;
@@ -422,7 +519,8 @@ export class Collection {
       const params: { nprobe?: number; efSearch?: number } = {};
       if (options.nprobe !== undefined) params.nprobe = options.nprobe;
       if (options.efSearch !== undefined) params.efSearch = options.efSearch;
-      const r = await this.#faiss!.search(q, fetch, params);
+      const dense = this.#faiss!.isTrained ? this.#faiss! : this.#staging;
+      const r = dense ? await dense.search(q, fetch, dense === this.#faiss ? params : {}) : { ids: new BigInt64Array(0), scores: new Float32Array(0) };
       lists.push(Array.from(r.ids).flatMap((id, i) => (id >= 0n ? [{ rowid: Number(id), score: r.scores[i]! }] : [])));
     }
     if (first !== 'dense') {

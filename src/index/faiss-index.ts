@@ -75,6 +75,10 @@ export class FaissIndex {
   get isTrained(): boolean {
     return this.#native.info().isTrained;
   }
+  /** Inverted lists of an IVF index (its coarse clusters); 0 for other index kinds. */
+  get nlist(): number {
+    return this.#native.info().nlist;
+  }
   get metric(): Metric {
     return this.#native.info().metric;
   }
