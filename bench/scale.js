@@ -3,7 +3,10 @@
 //   IVF-PQ (default IVF4096,PQ48 at 10M): build time, memory, p50/p99 search latency, recall@100
 //   against exact search on a sample of queries (exact top-100 by streaming the vectors again);
 //   HNSW32 at 1M: the same figures.
-//   node bench/scale.js [--n 10000000] [--hnsw-n 1000000] [--queries 100] [--nprobe 32] [--test]
+//   Search parameters are swept on the one built index (nprobe list for IVF, efSearch list for
+//   HNSW): the recall / latency trade-off. --hnsw-n 0 skips HNSW.
+//   node bench/scale.js [--n 10000000] [--hnsw-n 1000000] [--queries 100] [--nprobe 16,32,64,128,256]
+//                       [--ef 64,128,256] [--factory IVF4096,PQ48] [--test]
 import { availableParallelism } from 'node:os';
 import { FaissIndex } from '../dist/index.js';
 import { mkdirSync, rmSync, statSync } from 'node:fs';
@@ -15,7 +18,8 @@ const dim = 384;
 const N = Number(arg('n', smoke ? 20_000 : 10_000_000));
 const HN = Number(arg('hnsw-n', smoke ? 5_000 : 1_000_000));
 const NQ = Number(arg('queries', smoke ? 10 : 100));
-const nprobe = Number(arg('nprobe', smoke ? 8 : 32));
+const nprobes = String(arg('nprobe', smoke ? '8' : '16,32,64,128,256')).split(',').map(Number);
+const efs = String(arg('ef', smoke ? '128' : '64,128,256')).split(',').map(Number);
 const CHUNK = 100_000;
 const clusters = 2000;
 const ivf = arg('factory', smoke ? 'IVF64,PQ16' : 'IVF4096,PQ48');
@@ -65,7 +69,7 @@ function recall(truth, ids, t) {
   return hit / (NQ * t);
 }
 
-async function build(name, factory, n, params) {
+async function build(name, factory, n, sweep) {
   const rss0 = process.memoryUsage().rss;
   const t0 = performance.now();
   const index = FaissIndex.create(dim, factory, { metric: 'ip' });
@@ -92,20 +96,29 @@ async function build(name, factory, n, params) {
   await index.save(file);
   const bytes = statSync(file).size;
   rmSync(file);
-  await latency(index, params);  // warm
-  const lat = await latency(index, params);
   const truth = await exactTop(n);
-  return { name, n, buildS, trainS: tTrain / 1000, rss, bytes, ...lat, r1: recall(truth, lat.ids, 1), r10: recall(truth, lat.ids, 10), r100: recall(truth, lat.ids, 100) };
+  const rows = [];
+  for (const { label, params } of sweep) {
+    await latency(index, params);  // warm
+    const lat = await latency(index, params);
+    rows.push({ name: `${name} ${label}`, n, buildS, trainS: tTrain / 1000, rss, bytes, ...lat, r1: recall(truth, lat.ids, 1), r10: recall(truth, lat.ids, 10), r100: recall(truth, lat.ids, 100) });
+  }
+  return rows;
 }
 
 console.log(`bench/scale: ${availableParallelism()} cores, ${dim}-d clustered vectors, ${NQ} queries, k = 100`);
 const rows = [];
-rows.push(await build(ivf, ivf, N, { nprobe }));
-rows.push(await build('HNSW32', 'HNSW32', HN, { efSearch: 128 }));
+rows.push(...(await build(ivf, ivf, N, nprobes.map((nprobe) => ({ label: `nprobe ${nprobe}`, params: { nprobe } })))));
+if (HN > 0) rows.push(...(await build('HNSW32', 'HNSW32', HN, efs.map((efSearch) => ({ label: `ef ${efSearch}`, params: { efSearch } })))));
 console.log('\n| index | vectors | build s (train s) | index MiB | RSS growth MiB | p50 ms | p99 ms | 1-R@100 | 10-R@100 | recall@100 |');
 console.log('|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
-  console.log(`| ${r.name}${r.name.startsWith('IVF') ? ` nprobe ${nprobe}` : ' ef 128'} | ${r.n} | ${r.buildS.toFixed(1)} (${r.trainS.toFixed(1)}) | ${mib(r.bytes)} | ${mib(r.rss)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.r1.toFixed(3)} | ${r.r10.toFixed(3)} | ${r.r100.toFixed(3)} |`);
+  console.log(`| ${r.name} | ${r.n} | ${r.buildS.toFixed(1)} (${r.trainS.toFixed(1)}) | ${mib(r.bytes)} | ${mib(r.rss)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.r1.toFixed(3)} | ${r.r10.toFixed(3)} | ${r.r100.toFixed(3)} |`);
 }
 console.log('1-R@100 / 10-R@100: share of the true nearest / true top 10 found among the 100 returned (what a reranker gets to see); recall@100: overlap with the true top 100.');
-console.log(`\ngoal: first-stage p50 ≤ 20 ms at ${N} vectors: ${rows[0].p50 <= 20 ? 'met' : 'not met'} (${rows[0].p50.toFixed(2)} ms)`);
+const ivfRows = rows.filter((r) => r.name.startsWith(ivf));
+const fit = ivfRows.filter((r) => r.p50 <= 20);
+const best = fit.sort((a, b) => b.r10 - a.r10)[0];
+console.log(
+  `\ngoal: first-stage p50 ≤ 20 ms at ${N} vectors: ${best ? `met (${best.name}: p50 ${best.p50.toFixed(2)} ms, 10-R@100 ${best.r10.toFixed(3)}, the best recall within it)` : 'not met'}`,
+);

@@ -1,7 +1,10 @@
 // bench/search: our FAISS binding's per-query search time against FAISS called from a tiny C++
 // program (bench/native/faiss_search.cc, compiled here against the same libfaiss) on the same
-// index file and queries, in the same run. One query per call, k = 100, median over all calls.
-//   node bench/search.js [--n 200000] [--dim 384] [--queries 200] [--reps 3] [--test]
+// index file and queries, in the same run. One query per call, k = 100. Each side runs in fresh
+// processes that load the saved index, alternating C++ / crossrank for --rounds rounds (this
+// machine drifts by ±5 % between processes); a process reports its median per query, a side its
+// median over rounds.
+//   node bench/search.js [--n 200000] [--dim 384] [--queries 200] [--reps 3] [--rounds 5] [--test]
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +47,7 @@ const n = Number(arg('n', smoke ? 5000 : 200_000));
 const dim = Number(arg('dim', smoke ? 32 : 384));
 const nq = Number(arg('queries', smoke ? 20 : 200));
 const reps = Number(arg('reps', smoke ? 1 : 3));
+const rounds = Number(arg('rounds', smoke ? 1 : 5));
 const k = 100;
 const work = join(repoRoot, '.cache', 'bench-search');
 mkdirSync(work, { recursive: true });
@@ -57,29 +61,42 @@ if (!existsSync(exe) || statSync(exe).mtimeMs < statSync(src).mtimeMs) {
 const all = clustered(n + nq, dim, Math.max(10, Math.round(Math.sqrt(n) / 4)), 42);
 const base = all.subarray(0, n * dim);
 const queries = all.slice(n * dim);
-const qfile = join(work, `queries-${dim}.f32`);
-writeFileSync(qfile, Buffer.from(queries.buffer));
 
-console.log(`bench/search: ${n} × ${dim} clustered vectors, ${nq} queries, k = ${k}, median per query over ${reps} passes`);
+console.log(
+  `bench/search: ${n} × ${dim} clustered vectors, ${nq} queries (Flat: ${Math.min(nq, 20)}), k = ${k}, ` +
+    `median per query over ${reps} passes per process, median of ${rounds} alternating rounds`,
+);
+// Flat reads every vector per query (~0.1 s here), so it gets fewer queries.
 const configs = [
-  { factory: 'Flat', params: {} },
-  { factory: 'HNSW32', params: { efSearch: 128 } },
-  { factory: `IVF${smoke ? 64 : 1024},Flat`, params: { nprobe: 16 } },
+  { factory: 'Flat', params: {}, queries: Math.min(nq, 20) },
+  { factory: 'HNSW32', params: { efSearch: 128 }, queries: nq },
+  { factory: `IVF${smoke ? 64 : 1024},Flat`, params: { nprobe: 16 }, queries: nq },
 ];
-for (const { factory, params } of configs) {
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+for (const { factory, params, queries: nqc } of configs) {
   const idx = FaissIndex.create(dim, factory, { metric: 'l2' });
   if (!idx.isTrained) await idx.train(base.subarray(0, Math.min(n, 50_000) * dim));
   await idx.add(base);
   const file = join(work, `${factory.replace(/,/g, '_')}.faiss`);
   await idx.save(file);
-  // Both sides load the saved file in a fresh process. C++ runs before and after ours (machine
-  // drift hits both sides alike); its figure is the mean of the two.
-  const args = [file, qfile, String(dim), String(k), String(reps), String(params.nprobe ?? 0), String(params.efSearch ?? 0)];
-  const runCpp = () => Number(execFileSync(exe, args, { encoding: 'utf8' }).trim());
-  const cppBefore = runCpp();
-  const { ours, sync: oursSync } = JSON.parse(execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--measure', ...args], { encoding: 'utf8' }).trim());
-  const cpp = (cppBefore + runCpp()) / 2;
+  const qf = join(work, `queries-${dim}-${nqc}.f32`);
+  writeFileSync(qf, Buffer.from(queries.buffer, 0, nqc * dim * 4));
+  const args = [file, qf, String(dim), String(k), String(reps), String(params.nprobe ?? 0), String(params.efSearch ?? 0)];
+  const cpp = [];
+  const ours = [];
+  const sync = [];
+  for (let r = 0; r < rounds; r++) {
+    cpp.push(Number(execFileSync(exe, args, { encoding: 'utf8' }).trim()));
+    const m = JSON.parse(execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--measure', ...args], { encoding: 'utf8' }).trim());
+    ours.push(m.ours);
+    sync.push(m.sync);
+  }
+  const c = median(cpp);
+  const o = median(ours);
+  const so = median(sync);
   console.log(
-    `  ${factory.padEnd(14)} C++ ${cpp.toFixed(1).padStart(9)} µs   crossrank search() ${ours.toFixed(1).padStart(9)} µs (${(ours / cpp).toFixed(3)}×)   searchSync() ${oursSync.toFixed(1).padStart(9)} µs (${(oursSync / cpp).toFixed(3)}×)   goal ≤ 1.05×`,
+    `  ${factory.padEnd(14)} C++ ${c.toFixed(1).padStart(9)} µs   crossrank search() ${o.toFixed(1).padStart(9)} µs (${(o / c).toFixed(3)}×)   ` +
+      `searchSync() ${so.toFixed(1).padStart(9)} µs (${(so / c).toFixed(3)}×)   goal ≤ 1.05×` +
+      `   [C++ rounds ${cpp.map((x) => x.toFixed(0)).join(' ')}; ours ${ours.map((x) => x.toFixed(0)).join(' ')}]`,
   );
 }

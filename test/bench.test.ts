@@ -34,6 +34,11 @@ describe.skipIf(!haveShared)('benchmarks (smoke)', () => {
     expect(out).toMatch(/\| HNSW32 ef 128 \| 5000 \|.*\| (0\.\d+|1\.000) \| (0\.\d+|1\.000) \| (0\.\d+|1\.000) \|/);
   }, 180_000);
 
+  it('bench/planner --test runs budgeted two-stage searches and reports how they kept to the budget', () => {
+    const out = execFileSync(process.execPath, ['bench/planner.js', '--test'], { encoding: 'utf8' });
+    expect(out.match(/budget +\d+ ms: reranked [\d.]+ of 100 .* within budget \d+\/4/g)).toHaveLength(2);
+  }, 180_000);
+
   it('bench/bm25 --test indexes and searches synthetic documents', () => {
     const out = execFileSync(process.execPath, ['bench/bm25.js', '--test'], { encoding: 'utf8' });
     expect(out).toMatch(/index build [\d.]+ s \(\d+ docs\/s\)/);

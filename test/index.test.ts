@@ -68,6 +68,36 @@ describe('FaissIndex', () => {
     expect(truth.scores[0]).toBeGreaterThanOrEqual(truth.scores[1]!);  // inner product: best first
   });
 
+  it('search knobs are per call: concurrent searches with different efSearch / nprobe each get their own, with the caller\'s ids', async () => {
+    const ids = BigInt64Array.from({ length: 20_000 }, (_, i) => 10n ** 12n + 3n * BigInt(i));
+    const hnsw = FaissIndex.create(dim, 'HNSW16');
+    await hnsw.add(base, ids);
+    const ivf = FaissIndex.create(dim, 'IVF128,Flat');
+    await ivf.train(base);
+    await ivf.add(base, ids);
+    const q = (i: number) => queries.subarray(i * dim, (i + 1) * dim);
+    const cases = Array.from({ length: 40 }, (_, i) =>
+      i % 2 ? { index: hnsw, params: { efSearch: i % 4 === 1 ? 10 : 200 } } : { index: ivf, params: { nprobe: i % 4 === 0 ? 1 : 128 } },
+    );
+    const sequential = [];
+    for (const [i, c] of cases.entries()) sequential.push(await c.index.search(q(i), 10, c.params));
+    const concurrent = await Promise.all(cases.map((c, i) => c.index.search(q(i), 10, c.params)));
+    concurrent.forEach((r, i) => {
+      expect(Array.from(r.ids)).toEqual(Array.from(sequential[i]!.ids));
+      expect(Array.from(r.scores)).toEqual(Array.from(sequential[i]!.scores));
+    });
+    const valid = new Set(Array.from(ids));
+    for (const r of concurrent) for (const id of r.ids) expect(valid.has(id)).toBe(true);
+    // The knobs change results (1 list vs all 128), and sync agrees with async.
+    let changed = 0;
+    for (let i = 0; i < 200; i++) {
+      const [a, b] = await Promise.all([ivf.search(q(i), 10, { nprobe: 1 }), ivf.search(q(i), 10, { nprobe: 128 })]);
+      if (Array.from(a.ids).join() !== Array.from(b.ids).join()) changed++;
+    }
+    expect(changed).toBeGreaterThan(0);
+    expect(Array.from(hnsw.searchSync(q(1), 10, { efSearch: 10 }).ids)).toEqual(Array.from(sequential[1]!.ids));
+  });
+
   it('keeps 64-bit ids, removes where supported, and reports unsupported removal', async () => {
     const flat = FaissIndex.create(dim, 'Flat');
     const big = [2n ** 40n + 1n, 2n ** 40n + 2n, 7n];

@@ -10,6 +10,7 @@
 #include <faiss/impl/IDSelector.h>
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
+#include <omp.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -133,29 +134,64 @@ void VectorIndex::add(const float* x, size_t n, const int64_t* ids) {
   for (size_t i = 0; i < n; ++i) next_id_ = std::max(next_id_, ids[i] + 1);
 }
 
-void VectorIndex::search(const float* q, size_t nq, size_t k, const SearchParams& p, float* scores, int64_t* ids) const {
-  auto run = [&] {
-    guard("search", [&] { index_->search(static_cast<faiss::Index::idx_t>(nq), q, static_cast<faiss::Index::idx_t>(k), scores, ids); });
-  };
-  if (p.nprobe <= 0 && p.ef_search <= 0) {
-    std::shared_lock lock(mu_);
-    run();
-    return;
+namespace {
+// Sets the calling thread's OpenMP team size for one scope (n <= 0: leave it).
+class OmpThreads {
+ public:
+  explicit OmpThreads(int n) : saved_(omp_get_max_threads()), set_(n > 0) {
+    if (set_) omp_set_num_threads(n);
   }
-  // Search-time knobs live on the index object: set them under the exclusive lock.
-  std::unique_lock lock(mu_);
+  ~OmpThreads() {
+    if (set_) omp_set_num_threads(saved_);
+  }
+  OmpThreads(const OmpThreads&) = delete;
+  OmpThreads& operator=(const OmpThreads&) = delete;
+
+ private:
+  int saved_;
+  bool set_;
+};
+}  // namespace
+
+void VectorIndex::search(const float* q, size_t nq, size_t k, const SearchParams& p, float* scores, int64_t* ids) const {
+  // A single query runs on the calling thread alone: FAISS would start an OpenMP team for it (HNSW
+  // even allocates a visited table per team member), and every libuv thread that searches would
+  // keep a team of its own spinning on the same cores.
+  OmpThreads one(nq == 1 ? 1 : 0);
+  // Search-time knobs go in per-call SearchParameters, so concurrent searches with different
+  // settings share the lock instead of queueing for it.
+  std::shared_lock lock(mu_);
   faiss::Index* c = core(index_.get());
+  faiss::SearchParametersIVF ivf_params;
+  faiss::SearchParametersHNSW hnsw_params;
+  const faiss::SearchParameters* params = nullptr;
   if (p.nprobe > 0) {
     auto* ivf = dynamic_cast<faiss::IndexIVF*>(c);
     if (!ivf) throw Error("ERR_INDEX_UNSUPPORTED", "nprobe applies to IVF indexes only");
-    ivf->nprobe = static_cast<size_t>(p.nprobe);
+    ivf_params.nprobe = static_cast<size_t>(p.nprobe);
+    ivf_params.max_codes = ivf->max_codes;
+    params = &ivf_params;
   }
   if (p.ef_search > 0) {
     auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(c);
     if (!hnsw) throw Error("ERR_INDEX_UNSUPPORTED", "efSearch applies to HNSW indexes only");
-    hnsw->hnsw.efSearch = p.ef_search;
+    hnsw_params.efSearch = p.ef_search;
+    hnsw_params.check_relative_distance = hnsw->hnsw.check_relative_distance;
+    params = &hnsw_params;
   }
-  run();
+  const auto n = static_cast<faiss::Index::idx_t>(nq);
+  const auto kk = static_cast<faiss::Index::idx_t>(k);
+  guard("search", [&] {
+    auto* idmap = dynamic_cast<faiss::IndexIDMap*>(index_.get());
+    if (!params || !idmap) {
+      index_->search(n, q, kk, scores, ids, params);
+      return;
+    }
+    // FAISS 1.7's IDMap refuses SearchParameters: search the wrapped index and map ids here.
+    idmap->index->search(n, q, kk, scores, ids, params);
+    for (size_t i = 0; i < nq * k; ++i)
+      if (ids[i] >= 0) ids[i] = idmap->id_map[static_cast<size_t>(ids[i])];
+  });
 }
 
 size_t VectorIndex::remove(const int64_t* ids, size_t n) {
