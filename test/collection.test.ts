@@ -22,6 +22,21 @@ describe('LatencyPlanner', () => {
     expect(plan.rerank).toBe(15);
     expect(plan.predictedMs).toBeCloseTo(80, 6);
     expect(p.plan(new Array(10).fill(500), 1, 5).rerank).toBe(1);  // at least one
+    expect(m.margin).toBe(1);  // a perfect fit needs no margin
+  });
+
+  it('pads plans by the 90th percentile of recent overruns so most runs fit the budget', () => {
+    const p = new LatencyPlanner();
+    // 20 runs of 1000 tokens: most take 10 ms, two take 13 ms (30 % over).
+    for (let i = 0; i < 20; i++) p.observe(1000, i % 10 === 9 ? 13 : 10);
+    const m = p.model();
+    expect(m.margin).toBeGreaterThan(1.2);
+    expect(m.margin).toBeLessThan(1.35);
+    const plan = p.plan(new Array(100).fill(100), 20, 0);
+    // Unpadded, 20 ms would hold ~20 pairs of ~1 ms; padded, ~1/margin of that.
+    expect(plan.rerank).toBeLessThan(17);
+    expect(plan.predictedMs).toBeLessThanOrEqual(20);
+    expect(plan.model.margin).toBe(m.margin);
   });
 });
 
