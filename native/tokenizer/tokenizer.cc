@@ -136,10 +136,7 @@ Encoding Tokenizer::encode_sequence(std::string_view text, int32_t type_id, bool
     const bool at_start = !p.s.empty() && p.s.o0[0] == 0;
     ranges.clear();
     if (pretokenizer_->ranges(p.s, at_start, ranges)) {  // cut in place: no copies of the words
-      for (auto [a, b] : ranges) {
-        word();
-        model_->tokenize_range(p.s, a, b, toks);
-      }
+      model_->tokenize_ranges(p.s, ranges, toks, words ? &word_starts : nullptr);
     } else {
       parts.clear();
       pretokenizer_->split(p.s, at_start, parts);

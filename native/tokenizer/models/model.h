@@ -36,6 +36,15 @@ class Model {
   virtual void tokenize_range(const NStr& s, size_t a, size_t b, std::vector<Token>& out) const {
     tokenize(s.slice(a, b), out);
   }
+  // Every range of s as its own word; records where each word's tokens begin when asked.
+  using Ranges = std::vector<std::pair<uint32_t, uint32_t>>;
+  virtual void tokenize_ranges(const NStr& s, const Ranges& ranges, std::vector<Token>& out,
+                               std::vector<uint32_t>* word_starts) const {
+    for (auto [a, b] : ranges) {
+      if (word_starts) word_starts->push_back(static_cast<uint32_t>(out.size()));
+      tokenize_range(s, a, b, out);
+    }
+  }
   // True when a pair truncated with longest_first is measured the way Hugging Face measures
   // WordPiece output (see Tokenizer::finish).
   virtual bool whole_word_lengths() const { return false; }

@@ -35,15 +35,38 @@ class WordPiece : public Model {
   bool whole_word_lengths() const override { return true; }
 
   void tokenize_range(const NStr& s, size_t a, size_t b, std::vector<Token>& out) const override {
+    word(s, a, b, scratch(), out);
+  }
+
+  void tokenize_ranges(const NStr& s, const Ranges& ranges, std::vector<Token>& out,
+                       std::vector<uint32_t>* word_starts) const override {
+    Scratch& sc = scratch();  // one thread-local lookup per text, not per word
+    for (auto [a, b] : ranges) {
+      if (word_starts) word_starts->push_back(static_cast<uint32_t>(out.size()));
+      word(s, a, b, sc, out);
+    }
+  }
+
+ private:
+  // The word as UTF-8 in a reused buffer; `at` maps a byte to its char (only built for non-ASCII).
+  struct Scratch {
+    std::string t;
+    std::vector<uint32_t> at;
+  };
+  static Scratch& scratch() {
+    thread_local Scratch sc;
+    return sc;
+  }
+
+  void word(const NStr& s, size_t a, size_t b, Scratch& sc, std::vector<Token>& out) const {
     if (a >= b) return;
     const Token unk{unk_, s.o0[a], s.o1[b - 1]};
     if (b - a > static_cast<size_t>(max_chars_)) {
       out.push_back(unk);
       return;
     }
-    // The word as UTF-8 in a reused buffer; `at` maps a byte to its char (only built for non-ASCII).
-    thread_local std::string t;
-    thread_local std::vector<uint32_t> at;
+    std::string& t = sc.t;
+    std::vector<uint32_t>& at = sc.at;
     t.clear();
     bool ascii = true;
     for (size_t i = a; i < b; ++i) ascii &= s.c[i] < 0x80;
@@ -81,7 +104,6 @@ class WordPiece : public Model {
     }
   }
 
- private:
   std::string prefix_;
   int max_chars_;
   int32_t unk_;

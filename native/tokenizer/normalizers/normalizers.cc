@@ -72,6 +72,17 @@ class BertNormalizer : public Normalizer {
     lowercase_ = j.value("lowercase", true);
     auto sa = j.find("strip_accents");
     strip_accents_ = (sa == j.end() || sa->is_null()) ? lowercase_ : sa->get<bool>();
+    // What the whole pipeline makes of each char below U+3000 on its own, when that is exactly one
+    // char and the char starts an NFD segment (so its neighbours cannot change the result). A text
+    // made only of such chars is normalized char by char from this table.
+    one_.assign(kTable, kNone);
+    for (char32_t c = 0; c < kTable; ++c) {
+      if (!u::has_boundary_before(u::NormForm::NFD, c)) continue;
+      NStr one;
+      one.push(c, 0, 1);
+      normalize_full(one);
+      if (one.size() == 1) one_[c] = one.c[0];
+    }
   }
   static bool is_chinese(char32_t c) {
     return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x20000 && c <= 0x2A6DF) ||
@@ -79,12 +90,21 @@ class BertNormalizer : public Normalizer {
            (c >= 0x2B920 && c <= 0x2CEAF) || (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
   }
   void normalize(NStr& s) const override {
-    bool ascii = true;
-    for (char32_t c : s.c) if (c >= 0x80 || c < 0x20 || c == 0x7F) { ascii = false; break; }
-    if (ascii) {  // hot path: printable ASCII only needs lower-casing
-      if (lowercase_) for (auto& c : s.c) if (c >= 'A' && c <= 'Z') c += 32;
+    bool simple = true;
+    for (char32_t c : s.c)
+      if (c >= kTable || one_[c] == kNone) { simple = false; break; }
+    if (simple) {  // hot path: every char maps to one char on its own (offsets unchanged)
+      for (auto& c : s.c) c = one_[c];
       return;
     }
+    normalize_full(s);
+  }
+
+ private:
+  static constexpr char32_t kTable = 0x3000;
+  static constexpr char32_t kNone = ~char32_t{0};
+
+  void normalize_full(NStr& s) const {
     if (clean_text_) {
       NStr r;
       r.reserve(s.size());
@@ -110,8 +130,8 @@ class BertNormalizer : public Normalizer {
     if (lowercase_) lowercase(s);
   }
 
- private:
   bool clean_text_, chinese_, lowercase_, strip_accents_;
+  std::vector<char32_t> one_;
 };
 
 class FnNormalizer : public Normalizer {
