@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { Collection, CrossEncoder, LatencyPlanner, loadBeir, mean, ndcgAt, type IrCollection } from '../src/index.js';
 import { rejectionOf } from './helpers.js';
 import { haveShared, requireShared } from './shared.js';
@@ -153,6 +154,31 @@ describe.skipIf(!haveShared)('Collection', () => {
     expect(err.message).toMatch(/at least 256 vectors.*has 100/);
     await tiny.close();
     expect((await rejectionOf(Collection.create(tmp('coll-ivf-bad'), { embedder, factory: 'IVF64,Flat', trainSize: 10 }))).code).toBe('ERR_OUT_OF_RANGE');
+  });
+
+  it('IVF collection: pending rows left by a crash after training\'s checkpoint are dropped on open', async () => {
+    const embedder = { model: requireShared('models/bert-tiny-bi') };
+    const dir = tmp('coll-ivf-leftover');
+    const col = await Collection.create(dir, { embedder, bm25: false, factory: 'IVF16,Flat', trainSize: 300 });
+    await col.add(docs.slice(0, 400), { batchSize: 100 });
+    expect(col.pendingVectors).toBe(0);
+    await col.close();
+    // The process died after the trained index was checkpointed, before `pending` was cleared.
+    const db = new Database(join(dir, 'docs.sqlite'));
+    const rows = db.prepare('SELECT rowid FROM docs ORDER BY rowid LIMIT 50').all() as { rowid: number }[];
+    const put = db.prepare('INSERT INTO pending (rowid, vec) VALUES (?, ?)');
+    for (const r of rows) put.run(r.rowid, Buffer.alloc(4 * 128));
+    db.close();
+    const again = await Collection.open(dir);
+    expect(again.pendingVectors).toBe(0);
+    expect(again.size).toBe(400);
+    const hits = (await again.search(docs[5]!.text, { first: 'dense', candidates: 400, topK: 400, nprobe: 16 })).hits;
+    expect(hits.filter((h) => h.id === docs[5]!.id)).toHaveLength(1);
+    expect(new Set(hits.map((h) => h.id)).size).toBe(400);
+    await again.close();
+    const check = new Database(join(dir, 'docs.sqlite'));
+    expect((check.prepare('SELECT count(*) AS n FROM pending').get() as { n: number }).n).toBe(0);
+    check.close();
   });
 
   // BM25 alone, and a dense IVF index that trains (at 1 500 documents) before the crash.
