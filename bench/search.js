@@ -1,14 +1,17 @@
 // bench/search: our FAISS binding's per-query search time against FAISS called from a tiny C++
 // program (bench/native/faiss_search.cc, compiled here against the same libfaiss) on the same
-// index file and queries, in the same run. One query per call, k = 100. Each side runs in fresh
-// processes that load the saved index, alternating C++ / crossrank for --rounds rounds (this
-// machine drifts by ±5 % between processes); a process reports its median per query, a side its
-// median over rounds.
-//   node bench/search.js [--n 200000] [--dim 384] [--queries 200] [--reps 3] [--rounds 5] [--test]
+// index file and queries, in the same run. One query per call, k = 100. Each round runs the C++
+// program and then a fresh Node process (each loads the saved index and reports its median per
+// query), both pinned to the same CPU, taking the CPUs in turn: the two vCPUs of a VM can differ by
+// 10 % at a time, and an unpinned process's speed depends on where the scheduler put it. The
+// figure is the median over rounds of the per-round ratio. `--pin none` leaves placement to the OS.
+//   node bench/search.js [--n 200000] [--dim 384] [--queries 200] [--reps 3] [--rounds 10]
+//                        [--only Flat,HNSW,IVF] [--pin auto|none] [--test]
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { FaissIndex } from '../dist/index.js';
 import { arg, repoRoot, smoke } from './common.js';
 import { clustered } from './vectors.js';
@@ -24,22 +27,29 @@ if (process.argv[2] === '--measure') {
   if (Number(efSearch)) params.efSearch = Number(efSearch);
   const index = await FaissIndex.load(file);
   const nq = qs.length / d;
-  const one = (i) => qs.subarray(i * d, (i + 1) * d);
-  const median = async (fn) => {
-    for (let i = 0; i < nq; i++) await fn(one(i));  // warm-up pass, as the C++ side
-    const times = [];
-    for (let r = 0; r < Number(reps); r++) {
-      for (let i = 0; i < nq; i++) {
-        const t0 = process.hrtime.bigint();
-        await fn(one(i));
-        times.push(Number(process.hrtime.bigint() - t0) / 1000);
-      }
+  // As in the C++ program, the timed region holds the search call and the clock reads only: the
+  // query views are made beforehand and the clock is performance.now() (no BigInt per read).
+  const one = Array.from({ length: nq }, (_, i) => qs.subarray(i * d, (i + 1) * d));
+  const pass = async (fn, times) => {
+    for (let i = 0; i < nq; i++) {
+      const t0 = performance.now();
+      await fn(one[i]);
+      times.push((performance.now() - t0) * 1000);
     }
-    return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
   };
-  const ours = await median((q) => index.search(q, Number(k), params));
-  const sync = await median((q) => index.searchSync(q, Number(k), params));
-  console.log(JSON.stringify({ ours, sync }));
+  const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  // Passes of the two calls alternate, so drift within the process falls on both.
+  const asyncTimes = [];
+  const syncTimes = [];
+  const viaAsync = (q) => index.search(q, Number(k), params);
+  const viaSync = (q) => index.searchSync(q, Number(k), params);
+  for (let i = 0; i < nq; i++) await viaAsync(one[i]);  // warm-up pass, as the C++ side
+  for (let i = 0; i < nq; i++) viaSync(one[i]);
+  for (let r = 0; r < Number(reps); r++) {
+    await pass(viaAsync, asyncTimes);
+    await pass(viaSync, syncTimes);
+  }
+  console.log(JSON.stringify({ ours: median(asyncTimes), sync: median(syncTimes) }));
   process.exit(0);
 }
 
@@ -47,7 +57,17 @@ const n = Number(arg('n', smoke ? 5000 : 200_000));
 const dim = Number(arg('dim', smoke ? 32 : 384));
 const nq = Number(arg('queries', smoke ? 20 : 200));
 const reps = Number(arg('reps', smoke ? 1 : 3));
-const rounds = Number(arg('rounds', smoke ? 1 : 5));
+const rounds = Number(arg('rounds', smoke ? 1 : 10));
+// CPUs to pin rounds to (both sides of a round on the same one), or none.
+const haveTaskset = (() => {
+  try {
+    execFileSync('taskset', ['-c', '0', 'true']);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const pinCpus = arg('pin', 'auto') === 'none' || !haveTaskset ? [] : Array.from({ length: availableParallelism() }, (_, i) => i);
 const k = 100;
 const work = join(repoRoot, '.cache', 'bench-search');
 mkdirSync(work, { recursive: true });
@@ -64,7 +84,8 @@ const queries = all.slice(n * dim);
 
 console.log(
   `bench/search: ${n} × ${dim} clustered vectors, ${nq} queries (Flat: ${Math.min(nq, 20)}), k = ${k}, ` +
-    `median per query over ${reps} passes per process, median of ${rounds} alternating rounds`,
+    `median per query over ${reps} passes per process, median over ${rounds} rounds of ours / C++ ` +
+    (pinCpus.length ? `(both sides of a round pinned to one CPU, CPUs ${pinCpus.join(', ')} in turn)` : '(unpinned)'),
 );
 // Flat reads every vector per query (~0.1 s here), so it gets fewer queries.
 const configs = [
@@ -73,7 +94,8 @@ const configs = [
   { factory: `IVF${smoke ? 64 : 1024},Flat`, params: { nprobe: 16 }, queries: nq },
 ];
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-for (const { factory, params, queries: nqc } of configs) {
+const only = String(arg('only', 'Flat,HNSW,IVF')).split(',');
+for (const { factory, params, queries: nqc } of configs.filter((c) => only.some((o) => c.factory.startsWith(o)))) {
   const idx = FaissIndex.create(dim, factory, { metric: 'l2' });
   if (!idx.isTrained) await idx.train(base.subarray(0, Math.min(n, 50_000) * dim));
   await idx.add(base);
@@ -85,18 +107,26 @@ for (const { factory, params, queries: nqc } of configs) {
   const cpp = [];
   const ours = [];
   const sync = [];
+  const cpus = [];
   for (let r = 0; r < rounds; r++) {
-    cpp.push(Number(execFileSync(exe, args, { encoding: 'utf8' }).trim()));
-    const m = JSON.parse(execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--measure', ...args], { encoding: 'utf8' }).trim());
+    // Pinned: `taskset -c CPU program args`; the CPU alternates between rounds.
+    const cpu = pinCpus.length ? pinCpus[r % pinCpus.length] : null;
+    const runPinned = (file, argv) =>
+      cpu === null ? execFileSync(file, argv, { encoding: 'utf8' }) : execFileSync('taskset', ['-c', String(cpu), file, ...argv], { encoding: 'utf8' });
+    cpp.push(Number(runPinned(exe, args).trim()));
+    const m = JSON.parse(runPinned(process.execPath, [fileURLToPath(import.meta.url), '--measure', ...args]).trim());
     ours.push(m.ours);
     sync.push(m.sync);
+    cpus.push(cpu);
   }
+  const ratio = (xs) => median(xs.map((x, i) => x / cpp[i]));
   const c = median(cpp);
-  const o = median(ours);
-  const so = median(sync);
   console.log(
-    `  ${factory.padEnd(14)} C++ ${c.toFixed(1).padStart(9)} µs   crossrank search() ${o.toFixed(1).padStart(9)} µs (${(o / c).toFixed(3)}×)   ` +
-      `searchSync() ${so.toFixed(1).padStart(9)} µs (${(so / c).toFixed(3)}×)   goal ≤ 1.05×` +
-      `   [C++ rounds ${cpp.map((x) => x.toFixed(0)).join(' ')}; ours ${ours.map((x) => x.toFixed(0)).join(' ')}]`,
+    `  ${factory.padEnd(14)} C++ ${c.toFixed(1).padStart(9)} µs   crossrank search() ${median(ours).toFixed(1).padStart(9)} µs (${ratio(ours).toFixed(3)}×)   ` +
+      `searchSync() ${median(sync).toFixed(1).padStart(9)} µs (${ratio(sync).toFixed(3)}×)   goal ≤ 1.05×`,
+  );
+  console.log(
+    `      rounds (cpu: C++ / search() / searchSync() µs): ` +
+      cpp.map((x, i) => `${cpus[i] ?? '-'}: ${x.toFixed(0)}/${ours[i].toFixed(0)}/${sync[i].toFixed(0)}`).join('  '),
   );
 }

@@ -119,8 +119,9 @@ export interface NativeSession {
 export interface NativeVectorIndex {
   train(vectors: Float32Array): Promise<void>;
   add(vectors: Float32Array, ids: BigInt64Array | null): Promise<void>;
-  search(queries: Float32Array, k: number, params: { nprobe?: number; efSearch?: number }): Promise<{ ids: BigInt64Array; scores: Float32Array }>;
-  searchSync(queries: Float32Array, k: number, params: { nprobe?: number; efSearch?: number }): { ids: BigInt64Array; scores: Float32Array };
+  /** nprobe / efSearch: 0 keeps the index's own setting. */
+  search(queries: Float32Array, k: number, nprobe: number, efSearch: number): Promise<{ ids: BigInt64Array; scores: Float32Array; nq: number; k: number }>;
+  searchSync(queries: Float32Array, k: number, nprobe: number, efSearch: number): { ids: BigInt64Array; scores: Float32Array; nq: number; k: number };
   remove(ids: BigInt64Array): number;
   save(path: string): Promise<void>;
   info(): { dim: number; ntotal: number; isTrained: boolean; nlist: number; metric: 'ip' | 'l2'; description: string };

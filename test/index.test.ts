@@ -1,7 +1,7 @@
 // First-stage indexes: FAISS binding (recall vs exact search, persistence, errors) and BM25
 // (ArguAna nDCG against Pyserini's published figure, analyzer, persistence), and RRF.
 import { describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -175,6 +175,104 @@ describe('FaissIndex', () => {
     const r = await FaissIndex.create(4).search(new Float32Array(4), 2);
     expect(Array.from(r.ids)).toEqual([-1n, -1n]);
   });
+});
+
+// First-stage searches (FAISS, BM25) run on crossrank's own search threads, not libuv's pool.
+describe('search threads', () => {
+  const dist = JSON.stringify(join(import.meta.dirname, '../dist/index.js'));
+  const run = (script: string, env: Record<string, string> = {}) =>
+    execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, ...env },
+      timeout: 60_000,  // a process kept alive by a leaked handle fails here instead of hanging
+    });
+  const setup = `
+    import { Bm25Index, FaissIndex } from ${dist};
+    const idx = FaissIndex.create(4, 'Flat');
+    await idx.add(new Float32Array([1, 0, 0, 0, 0, 1, 0, 0]));
+    const bm = Bm25Index.create();
+    await bm.add(['supersonic flow', 'boundary layer']);`;
+
+  it('the executor runs every job exactly once and drops queued ones on shutdown, clean under ThreadSanitizer', () => {
+    const root = join(import.meta.dirname, '..');
+    const exe = join(mkdtempSync(join(tmpdir(), 'crossrank-tsan-')), 'spin_executor_stress');
+    execFileSync('g++', ['-std=c++17', '-O1', '-g', '-fsanitize=thread', `-I${join(root, 'native')}`, '-pthread', '-o', exe,
+      join(root, 'test/native/spin_executor_stress.cc'), join(root, 'native/common/spin_executor.cc')]);
+    // A data race makes ThreadSanitizer exit non-zero, which fails execFileSync.
+    const out = execFileSync(exe, { encoding: 'utf8', env: { ...process.env, TSAN_OPTIONS: 'halt_on_error=1' } });
+    expect(out.trim()).toBe('ok 60000 100');
+  }, 120_000);
+
+  it('searches do not queue behind long jobs on libuv\'s pool', () => {
+    // One libuv thread, busy with a long key derivation: a search that went through the pool would
+    // resolve after it.
+    const out = run(
+      `${setup}
+      import { pbkdf2 } from 'node:crypto';
+      const order = [];
+      await Promise.all([
+        new Promise((r) => pbkdf2('x', 'y', 2_000_000, 64, 'sha512', () => r(order.push('pbkdf2')))),
+        idx.search(new Float32Array([0, 1, 0, 0]), 1).then((r) => order.push('faiss ' + r.ids[0])),
+        bm.search('boundary', 1).then((r) => order.push('bm25 ' + r.docs[0])),
+      ]);
+      console.log(JSON.stringify(order));`,
+      { UV_THREADPOOL_SIZE: '1' },
+    );
+    const order = JSON.parse(out) as string[];
+    expect(order.slice(0, 2).sort()).toEqual(['bm25 1', 'faiss 1']);
+    expect(order[2]).toBe('pbkdf2');
+  }, 60_000);
+
+  it('one thread without spinning, or many, give the sequential results; pending searches keep the process alive, finished ones do not', () => {
+    const script = `${setup}
+      const q = new Float32Array(400).map((_, i) => Math.sin(i));
+      const seq = [];
+      for (let i = 0; i < 100; i++) seq.push(Array.from(idx.searchSync(q.subarray(i * 4, i * 4 + 4), 2).ids).join());
+      const conc = await Promise.all(Array.from({ length: 100 }, (_, i) => idx.search(q.subarray(i * 4, i * 4 + 4), 2)));
+      if (conc.some((r, i) => Array.from(r.ids).join() !== seq[i])) throw new Error('concurrent results differ');
+      // Not awaited: the process must stay up until it is delivered, then exit by itself.
+      bm.search('flow', 1).then((r) => console.log('late ' + r.docs[0]));`;
+    for (const env of [{ CROSSRANK_SEARCH_THREADS: '1', CROSSRANK_SEARCH_SPIN_US: '0' }, { CROSSRANK_SEARCH_THREADS: '7' }, {}]) {
+      expect(run(script, env).trim()).toBe('late 0');
+    }
+  }, 60_000);
+
+  it('rejects a malformed thread or spin setting with a typed error naming it', () => {
+    for (const [name, value] of [['CROSSRANK_SEARCH_THREADS', '0'], ['CROSSRANK_SEARCH_SPIN_US', 'lots']]) {
+      const out = run(
+        `${setup}
+        try { await idx.search(new Float32Array(4), 1); console.log('resolved'); }
+        catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`,
+        { [name]: value },
+      );
+      const e = JSON.parse(out) as { code: string; message: string };
+      expect(e.code).toBe('ERR_INVALID_ARG_VALUE');
+      expect(e.message).toContain(name);
+      expect(e.message).toContain(`"${value}"`);
+    }
+  }, 60_000);
+
+  it('a worker thread that ends, or is terminated mid-search, leaves the process healthy', () => {
+    const worker = `${setup}
+      import { parentPort } from 'node:worker_threads';
+      const big = FaissIndex.create(64, 'Flat');
+      await big.add(new Float32Array(64 * 200_000).map((_, i) => Math.sin(i)));
+      parentPort.postMessage('ready');
+      for (;;) await Promise.all(Array.from({ length: 8 }, () => big.search(new Float32Array(64 * 16).fill(0.5), 10)));`;
+    const out = run(`
+      import { Worker } from 'node:worker_threads';
+      ${setup}
+      const code = ${JSON.stringify(worker)};
+      for (let i = 0; i < 3; i++) {
+        const w = new Worker(code, { eval: true, type: 'module' });
+        await new Promise((r, j) => { w.once('message', r); w.once('error', j); });
+        await new Promise((r) => setTimeout(r, 50));
+        await w.terminate();
+      }
+      const r = await idx.search(new Float32Array([1, 0, 0, 0]), 1);
+      console.log('main ' + r.ids[0]);`);
+    expect(out.trim()).toBe('main 0');
+  }, 120_000);
 });
 
 describe.skipIf(!haveShared)('Bm25Index', () => {

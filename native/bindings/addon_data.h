@@ -2,11 +2,16 @@
 #pragma once
 #include <napi.h>
 
+#include <memory>
+
 namespace crossrank::bind {
+
+class SearchDispatcher;  // bindings/search_dispatch.cc
 
 struct AddonData {
   Napi::FunctionReference tokenizer;
   Napi::FunctionReference session;
+  std::shared_ptr<SearchDispatcher> search;  // created by the first search
 };
 
 inline AddonData& addon_data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "bindings/napi_util.h"
+#include "bindings/search_dispatch.h"
 
 namespace crossrank::bind {
 
@@ -92,63 +93,73 @@ Napi::Value VectorIndexWrap::Add(const Napi::CallbackInfo& info) {
 }
 
 namespace {
-index::SearchParams search_params(const Napi::Value& v) {
+// Search knobs arrive as two numbers (0: the index's own setting) rather than an object: no
+// property lookups on the per-query path.
+index::SearchParams search_params(const Napi::CallbackInfo& info) {
   index::SearchParams p;
-  if (v.IsObject()) {
-    Napi::Object o = v.As<Napi::Object>();
-    p.nprobe = static_cast<int>(get_number(o, "nprobe", 0));
-    p.ef_search = static_cast<int>(get_number(o, "efSearch", 0));
-  }
+  p.nprobe = info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : 0;
+  p.ef_search = info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : 0;
   return p;
 }
 
-struct SearchOut {
-  std::vector<float> scores;
-  std::vector<int64_t> ids;
+// The result object the TS facade returns as is: { ids, scores, nq, k }.
+struct SearchResultJs {
+  Napi::TypedArrayOf<int64_t> ids;
+  Napi::Float32Array scores;
+  Napi::Object object;
+  SearchResultJs(Napi::Env env, size_t nq, size_t k)
+      : ids(Napi::TypedArrayOf<int64_t>::New(env, nq * k, napi_bigint64_array)),
+        scores(Napi::Float32Array::New(env, nq * k)),
+        object(Napi::Object::New(env)) {
+    object.Set("ids", ids);
+    object.Set("scores", scores);
+    object.Set("nq", static_cast<double>(nq));
+    object.Set("k", static_cast<double>(k));
+  }
 };
-
-Napi::Value search_to_js(Napi::Env env, const SearchOut& r) {
-  Napi::Object o = Napi::Object::New(env);
-  Napi::Float32Array scores = Napi::Float32Array::New(env, r.scores.size());
-  std::copy(r.scores.begin(), r.scores.end(), scores.Data());
-  auto ids = Napi::TypedArrayOf<int64_t>::New(env, r.ids.size(), napi_bigint64_array);
-  std::copy(r.ids.begin(), r.ids.end(), ids.Data());
-  o.Set("scores", scores);
-  o.Set("ids", ids);
-  return o;
-}
 }  // namespace
 
-// search(queries, k, { nprobe, efSearch }) -> Promise<{ ids: BigInt64Array, scores: Float32Array }>
+// search(queries, k, nprobe, efSearch) -> Promise<{ ids: BigInt64Array, scores: Float32Array, nq, k }>
 Napi::Value VectorIndexWrap::Search(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto q = std::make_shared<std::vector<float>>(copy_floats(env, info[0], "queries"));
+  struct Job {
+    std::vector<float> q;
+    std::vector<float> scores;
+    std::vector<int64_t> ids;
+  };
+  auto job = std::make_shared<Job>();
+  job->q = copy_floats(env, info[0], "queries");
   const size_t k = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
-  const index::SearchParams p = search_params(info[2]);
+  const size_t nq = job->q.size() / static_cast<size_t>(index->dim());
+  const index::SearchParams p = search_params(info);
   auto idx = index;
-  auto out = std::make_shared<SearchOut>();
-  return run_async(
+  return run_search_async(
       env,
-      [idx, q, k, p, out] {
-        const size_t nq = q->size() / static_cast<size_t>(idx->dim());
-        out->scores.resize(nq * k);
-        out->ids.resize(nq * k);
-        idx->search(q->data(), nq, k, p, out->scores.data(), out->ids.data());
+      [idx, job, nq, k, p] {
+        job->scores.resize(nq * k);
+        job->ids.resize(nq * k);
+        idx->search(job->q.data(), nq, k, p, job->scores.data(), job->ids.data());
       },
-      [out](Napi::Env env) { return search_to_js(env, *out); });
+      [job, nq, k](Napi::Env env) {
+        SearchResultJs r(env, nq, k);
+        std::copy(job->ids.begin(), job->ids.end(), r.ids.Data());
+        std::copy(job->scores.begin(), job->scores.end(), r.scores.Data());
+        return r.object;
+      });
 }
 
-// searchSync: for one small query where a thread hop costs more than the search (tiny indexes).
+// searchSync: the same on the JS thread, reading the query in place and writing the results
+// straight into the arrays it returns.
 Napi::Value VectorIndexWrap::SearchSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  std::vector<float> q = copy_floats(env, info[0], "queries");
+  CR_THROW_TYPE_IF(!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array, env,
+                   "queries must be a Float32Array");
+  Napi::Float32Array q = info[0].As<Napi::Float32Array>();
   const size_t k = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
-  SearchOut out;
-  const size_t nq = q.size() / static_cast<size_t>(index->dim());
-  out.scores.resize(nq * k);
-  out.ids.resize(nq * k);
-  sync(env, [&] { index->search(q.data(), nq, k, search_params(info[2]), out.scores.data(), out.ids.data()); });
-  return search_to_js(env, out);
+  const size_t nq = q.ElementLength() / static_cast<size_t>(index->dim());
+  SearchResultJs r(env, nq, k);
+  sync(env, [&] { index->search(q.Data(), nq, k, search_params(info), r.scores.Data(), r.ids.Data()); });
+  return r.object;
 }
 
 Napi::Value VectorIndexWrap::Remove(const Napi::CallbackInfo& info) {
@@ -250,7 +261,7 @@ Napi::Value Bm25Wrap::Search(const Napi::CallbackInfo& info) {
   const unsigned threads = info[2].IsNumber() ? std::max(1u, info[2].As<Napi::Number>().Uint32Value()) : 1u;
   auto idx = index;
   auto out = std::make_shared<std::vector<std::vector<index::Hit>>>(queries->size());
-  return run_async(
+  return run_search_async(
       env,
       [idx, queries, k, threads, out] {
         std::atomic<size_t> next{0};

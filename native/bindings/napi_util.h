@@ -2,6 +2,7 @@
 #pragma once
 #include <napi.h>
 
+#include <functional>
 #include <string>
 
 #include "common/error.h"
@@ -43,11 +44,22 @@ inline bool get_bool(const Napi::Object& o, const char* key, bool dflt) {
   return v.IsBoolean() ? v.As<Napi::Boolean>().Value() : dflt;
 }
 
-}  // namespace crossrank::bind
 
-#include <functional>
-
-namespace crossrank::bind {
+// Runs `work` off the JS thread; on failure fills `code` (crossrank::Error's, else ERR_NATIVE) and
+// `message` and returns false.
+inline bool run_capturing(const std::function<void()>& work, std::string& code, std::string& message) {
+  try {
+    work();
+    return true;
+  } catch (const crossrank::Error& e) {
+    code = e.code();
+    message = e.what();
+  } catch (const std::exception& e) {
+    code = "ERR_NATIVE";
+    message = e.what();
+  }
+  return false;
+}
 
 // Runs `work` on the libuv pool (it must not touch N-API), then `done` on the JS thread to build
 // the result. A crossrank::Error thrown by `work` rejects the promise with its `code`.
@@ -57,15 +69,8 @@ class LambdaWorker : public Napi::AsyncWorker {
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)), done_(std::move(done)) {}
   Napi::Promise promise() { return deferred_.Promise(); }
   void Execute() override {
-    try {
-      work_();
-    } catch (const crossrank::Error& e) {
-      code_ = e.code();
-      SetError(e.what());
-    } catch (const std::exception& e) {
-      code_ = "ERR_NATIVE";
-      SetError(e.what());
-    }
+    std::string message;
+    if (!run_capturing(work_, code_, message)) SetError(message);
   }
   void OnOK() override {
     Napi::HandleScope scope(Env());

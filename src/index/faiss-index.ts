@@ -131,8 +131,7 @@ export class FaissIndex {
     validateInteger(k, 'k', 1, 1 << 20);
     this.#params(params);
     try {
-      const r = await this.#native.search(q, k, params);
-      return { ...r, nq: q.length / this.dim, k };
+      return await this.#native.search(q, k, params.nprobe ?? 0, params.efSearch ?? 0);
     } catch (e) {
       throw fromNative(e);
     }
@@ -148,7 +147,7 @@ export class FaissIndex {
     validateInteger(k, 'k', 1, 1 << 20);
     this.#params(params);
     try {
-      return { ...this.#native.searchSync(q, k, params), nq: q.length / this.dim, k };
+      return this.#native.searchSync(q, k, params.nprobe ?? 0, params.efSearch ?? 0);
     } catch (e) {
       throw fromNative(e);
     }
