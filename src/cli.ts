@@ -9,6 +9,10 @@ import { Collection } from './collection/collection.js';
 import { loadBeir } from './eval/datasets.js';
 import { mean, ndcgAt } from './eval/metrics.js';
 import { CrossEncoder } from './inference/cross-encoder.js';
+import type { DownloadProgress } from './hub/hub.js';
+
+// Results go to stdout; diagnostics (among them @huggingface/hub's "Downloading …" lines) to stderr.
+console.debug = (...args: unknown[]) => console.error(...args);
 
 /** A progress bar on a terminal; silent when stderr is a pipe or file. */
 function progress(label: string): { update(done: number, total: number): void; stop(): void } {
@@ -27,6 +31,33 @@ function progress(label: string): { update(done: number, total: number): void; s
   };
 }
 
+/** Hub download progress: one bar per file, on a terminal only. */
+function downloads(): { onDownload(p: DownloadProgress): void; stop(): void } {
+  let file = '';
+  let bar = progress('');
+  return {
+    onDownload(p) {
+      if (p.file !== file) {
+        bar.stop();
+        file = p.file;
+        bar = progress(`downloading ${p.file}`);
+      }
+      if (p.total) bar.update(p.loaded, p.total);
+    },
+    stop: () => bar.stop(),
+  };
+}
+
+async function loadReranker(model: string | undefined): Promise<CrossEncoder | undefined> {
+  if (!model) return undefined;
+  const d = downloads();
+  try {
+    return await CrossEncoder.load(model, { onDownload: d.onDownload });
+  } finally {
+    d.stop();
+  }
+}
+
 function int(name: string) {
   return (v: string) => {
     const n = Number(v);
@@ -43,7 +74,7 @@ program
   .description('build (or update) a collection from a BEIR corpus directory (corpus.jsonl[.gz])')
   .argument('<beir-dir>', 'BEIR dataset directory')
   .argument('<collection-dir>', 'where the collection lives')
-  .option('--embedder <model-dir>', 'bi-encoder model directory for a dense index')
+  .option('--embedder <model>', 'bi-encoder for a dense index: a model directory or a Hugging Face id')
   .option('--factory <string>', 'FAISS index_factory string', 'Flat')
   .option('--no-bm25', 'skip the BM25 index')
   .action(async (beirDir: string, dir: string, o: { embedder?: string; factory: string; bm25: boolean }) => {
@@ -53,7 +84,12 @@ program
       col = await Collection.open(dir);
     } catch (e) {
       if ((e as { code?: string }).code !== 'ERR_COLLECTION_NOT_FOUND') throw e;
-      col = await Collection.create(dir, { bm25: o.bm25, factory: o.factory, ...(o.embedder ? { embedder: { model: o.embedder } } : {}) });
+      const d = downloads();
+      try {
+        col = await Collection.create(dir, { bm25: o.bm25, factory: o.factory, ...(o.embedder ? { embedder: { model: o.embedder, options: { onDownload: d.onDownload } } } : {}) });
+      } finally {
+        d.stop();
+      }
     }
     const t0 = performance.now();
     const bar = progress('indexing');
@@ -74,11 +110,11 @@ program
   .option('--first <stage>', 'bm25 | dense | hybrid')
   .option('--candidates <n>', 'first-stage candidates', int('--candidates'), 100)
   .option('--top-k <n>', 'results to print', int('--top-k'), 10)
-  .option('--rerank <model-dir>', 'cross-encoder model directory')
+  .option('--rerank <model>', 'cross-encoder: a model directory or a Hugging Face id')
   .option('--budget <ms>', 'latency budget: rerank only what fits', Number)
   .action(async (dir: string, words: string[], o: { first?: 'bm25' | 'dense' | 'hybrid'; candidates: number; topK: number; rerank?: string; budget?: number }) => {
     const col = await Collection.open(dir);
-    const ce = o.rerank ? await CrossEncoder.load(o.rerank) : undefined;
+    const ce = await loadReranker(o.rerank);
     const res = await col.search(words.join(' '), {
       candidates: o.candidates,
       topK: o.topK,
@@ -104,12 +140,12 @@ program
   .argument('<collection-dir>')
   .option('--first <stage>', 'bm25 | dense | hybrid', 'bm25')
   .option('--queries <n>', 'evaluate the first n queries', int('--queries'))
-  .option('--rerank <model-dir>', 'cross-encoder model directory')
+  .option('--rerank <model>', 'cross-encoder: a model directory or a Hugging Face id')
   .option('--candidates <n>', 'first-stage candidates to rerank', int('--candidates'), 100)
   .action(async (beirDir: string, dir: string, o: { first: 'bm25' | 'dense' | 'hybrid'; queries?: number; rerank?: string; candidates: number }) => {
     const data = loadBeir(beirDir);
     const col = await Collection.open(dir);
-    const ce = o.rerank ? await CrossEncoder.load(o.rerank) : undefined;
+    const ce = await loadReranker(o.rerank);
     const queries = data.queries.slice(0, o.queries ?? data.queries.length);
     const first: number[] = [];
     const reranked: number[] = [];

@@ -20,6 +20,7 @@ export {
   type ScoreOptions,
 } from './inference/scorer.js';
 export { type Dtype, type ModelConfig } from './inference/model-files.js';
+export { hubCacheDir, locateModel, type HubOptions, type DownloadProgress, type ModelWants } from './hub/hub.js';
 export { type ScoreCacheStats } from './inference/score-cache.js';
 export { RerankPool, type RerankPoolOptions, type PoolStats, type WorkerStats } from './pool/rerank-pool.js';
 export { FaissIndex, type Metric, type SearchParams, type SearchResult } from './index/faiss-index.js';

@@ -181,8 +181,14 @@ export class Collection {
     } else if (options.embedder !== undefined) {
       validateObject(options.embedder, 'options.embedder');
       validateString(options.embedder.model, 'options.embedder.model');
-      embedderSpec = { model: resolve(options.embedder.model), options: options.embedder.options ?? {} };
-      embedder = await BiEncoder.load(embedderSpec.model, embedderSpec.options);
+      const given = options.embedder.model;
+      const loadOptions = options.embedder.options ?? {};
+      embedder = await BiEncoder.load(existsSync(given) ? resolve(given) : given, loadOptions);
+      // Reopening must embed with the same weights: record the directory it loaded from (for a hub
+      // id, its snapshot of one commit), and none of the download settings (a token stays out of
+      // the manifest).
+      const { revision: _r, cacheDir: _c, localFilesOnly: _l, token: _t, hubUrl: _h, onDownload: _d, ...modelOptions } = loadOptions;
+      embedderSpec = { model: embedder.modelDir, options: modelOptions };
     }
     const bm25Opts = options.bm25 === false ? null : options.bm25 === true || options.bm25 === undefined ? {} : options.bm25;
     if (!embedder && !bm25Opts) throw new CrossrankError('ERR_INVALID_ARG_VALUE', 'a collection needs an embedder, a BM25 index, or both');

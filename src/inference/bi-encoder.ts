@@ -10,12 +10,13 @@ import { availableParallelism } from 'node:os';
 import { addon, type NativeSession } from '../native.js';
 import { BatchError, CrossrankError, fromNative, invalidType, validateBoolean, validateInteger, validateObject, validateOneOf, validateString } from '../errors.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
-import { resolveModelFiles, type Dtype, type ModelConfig } from './model-files.js';
+import { locateModel, type HubOptions } from '../hub/hub.js';
+import { DTYPES, onnxCandidates, OPTIONAL_FILES, REQUIRED_FILES, resolveModelFiles, type Dtype, type ModelConfig } from './model-files.js';
 import { abortError } from './scorer.js';
 
 export type Pooling = 'mean' | 'cls' | 'max';
 
-export interface BiEncoderOptions {
+export interface BiEncoderOptions extends HubOptions {
   /** Default: sentence-transformers' 1_Pooling/config.json, else 'mean'. */
   pooling?: Pooling;
   /** L2-normalise vectors. Default: true when modules.json has a Normalize module or there is no modules.json. */
@@ -31,6 +32,9 @@ export interface BiEncoderOptions {
   /** Most tokens (rows × padded length) per micro-batch. Default 1024: on CPU small batches are as fast or faster (MiniLM-L6, 2 threads, 512-token pairs: 4.3 s per 64 pairs at 1024, 5.3 s at 4096) and activation memory grows with the budget (+0.1 GiB at 1024, +1.7 GiB at 16384). */
   maxBatchTokens?: number;
 }
+
+/** sentence-transformers' files that set pooling and normalisation (fetched with a hub model). */
+const ST_FILES = ['modules.json', '1_Pooling/config.json', 'sentence_bert_config.json', 'config_sentence_transformers.json'];
 
 interface StConfig {
   pooling?: Pooling;
@@ -83,11 +87,22 @@ export class BiEncoder {
     if (last !== undefined && last > 0) this.#dim = last;
   }
 
-  /** Load a bi-encoder from a local Hugging Face / sentence-transformers directory. */
+  /**
+   * Load a bi-encoder from a local Hugging Face / sentence-transformers directory, or by hub id
+   * ('sentence-transformers/all-MiniLM-L6-v2', fetched into the Hugging Face cache).
+   */
   static async load(dirOrId: string, options: BiEncoderOptions = {}): Promise<BiEncoder> {
     validateString(dirOrId, 'model');
     validateObject(options as unknown, 'options');
-    const files = resolveModelFiles(dirOrId, options.dtype ?? 'fp32', options.modelFile);
+    const dtype = options.dtype ?? 'fp32';
+    validateOneOf(dtype, 'options.dtype', DTYPES);
+    if (options.modelFile !== undefined) validateString(options.modelFile, 'options.modelFile');
+    const dir = await locateModel(
+      dirOrId,
+      { onnx: onnxCandidates(dtype, options.modelFile), required: REQUIRED_FILES, optional: [...OPTIONAL_FILES, ...ST_FILES] },
+      options,
+    );
+    const files = resolveModelFiles(dir, dtype, options.modelFile);
     const st = readSentenceTransformers(files.dir);
     const pooling = options.pooling ?? st.pooling ?? 'mean';
     validateOneOf(pooling, 'options.pooling', ['mean', 'cls', 'max'] as const);

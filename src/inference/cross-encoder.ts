@@ -8,13 +8,14 @@ import { availableParallelism } from 'node:os';
 import { addon, type NativeScoreOptions, type NativeSession } from '../native.js';
 import { CrossrankError, fromNative, outOfRange, validateInteger, validateObject, validateOneOf, validateString } from '../errors.js';
 import { STRATEGIES, Tokenizer, type TruncationStrategy } from '../tokenizer/tokenizer.js';
-import { batchSensitive, resolveModelFiles, type Dtype, type ModelConfig, type ModelFiles } from './model-files.js';
+import { locateModel, type HubOptions } from '../hub/hub.js';
+import { batchSensitive, DTYPES, onnxCandidates, OPTIONAL_FILES, REQUIRED_FILES, resolveModelFiles, type Dtype, type ModelConfig, type ModelFiles } from './model-files.js';
 import { ScoreCache } from './score-cache.js';
 import { abortError, resolveChunking, Scorer, type Activation, type ChunkingOptions, type RawRequest, type RawScores, type ScorerSetup } from './scorer.js';
 
 export type Device = 'cpu' | 'cuda' | 'auto';
 
-export interface CrossEncoderOptions {
+export interface CrossEncoderOptions extends HubOptions {
   /** Which ONNX file to load: `fp32` → onnx/model.onnx, `q8` → onnx/model_quantized.onnx, … Default 'fp32'. */
   dtype?: Dtype;
   /** An explicit ONNX file, relative to the model directory (overrides `dtype` naming). */
@@ -57,12 +58,18 @@ export interface ResolvedModel {
   batchInvariant: boolean;
 }
 
-/** Validate `options` against the model in `dirOrId` and fill in every default. */
-export function resolveModel(dirOrId: string, options: CrossEncoderOptions = {}): ResolvedModel {
+/**
+ * Find the model (a local directory, or a hub id fetched into the Hugging Face cache), validate
+ * `options` against it and fill in every default.
+ */
+export async function resolveModel(dirOrId: string, options: CrossEncoderOptions = {}): Promise<ResolvedModel> {
   validateString(dirOrId, 'model');
   validateObject(options as unknown, 'options');
   const dtype = options.dtype ?? 'fp32';
-  const files = resolveModelFiles(dirOrId, dtype, options.modelFile);
+  validateOneOf(dtype, 'options.dtype', DTYPES);
+  if (options.modelFile !== undefined) validateString(options.modelFile, 'options.modelFile');
+  const dir = await locateModel(dirOrId, { onnx: onnxCandidates(dtype, options.modelFile), required: REQUIRED_FILES, optional: OPTIONAL_FILES }, options);
+  const files = resolveModelFiles(dir, dtype, options.modelFile);
   const cfg = files.config;
   const tokenizer = Tokenizer.fromFile(files.tokenizer);
 
@@ -157,11 +164,12 @@ export class CrossEncoder extends Scorer {
 
   /**
    * Load a cross-encoder from a local Hugging Face-layout directory (`config.json`, `tokenizer.json`,
-   * `onnx/model.onnx`). Throws ERR_MODEL_NOT_FOUND naming the missing file, ERR_MODEL_INPUTS /
-   * ERR_MODEL_OUTPUTS when the graph lacks what a cross-encoder needs.
+   * `onnx/model.onnx`) or by hub id ('cross-encoder/ms-marco-MiniLM-L6-v2', fetched into the
+   * Hugging Face cache; see {@link HubOptions}). Throws ERR_MODEL_NOT_FOUND naming the missing file,
+   * ERR_MODEL_INPUTS / ERR_MODEL_OUTPUTS when the graph lacks what a cross-encoder needs.
    */
   static async load(dirOrId: string, options: CrossEncoderOptions = {}): Promise<CrossEncoder> {
-    return CrossEncoder.fromResolved(resolveModel(dirOrId, options));
+    return CrossEncoder.fromResolved(await resolveModel(dirOrId, options));
   }
 
   /** Load from options already resolved by {@link resolveModel} (used by pool workers). */

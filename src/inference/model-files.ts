@@ -77,28 +77,30 @@ export function readModelConfig(dir: string): ModelConfig {
   };
 }
 
+/** ONNX files to look for, relative to the model's root, in order. */
+export function onnxCandidates(dtype: Dtype, modelFile?: string): string[] {
+  return modelFile ? [modelFile] : [`onnx/model${SUFFIX[dtype]}.onnx`, `model${SUFFIX[dtype]}.onnx`];
+}
+
+/** Files a model directory must or may hold besides its ONNX file (what a hub download fetches). */
+export const REQUIRED_FILES = ['tokenizer.json', 'config.json'];
+export const OPTIONAL_FILES = ['tokenizer_config.json', 'special_tokens_map.json'];
+
 /**
- * Resolve a local model directory (Hugging Face layout). `modelFile` overrides the dtype naming.
- * Throws ERR_MODEL_NOT_FOUND naming every file it looked for.
+ * Resolve a local model directory (Hugging Face layout; hub ids are fetched by
+ * {@link locateModel} first). `modelFile` overrides the dtype naming. Throws ERR_MODEL_NOT_FOUND
+ * naming every file it looked for.
  */
 export function resolveModelFiles(dirOrId: string, dtype: Dtype, modelFile?: string): ModelFiles {
   validateString(dirOrId, 'model');
   validateOneOf(dtype, 'options.dtype', DTYPES);
   const dir = resolve(dirOrId);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    if (/^[\w.-]+\/[\w.-]+$/.test(dirOrId)) {
-      throw new CrossrankError(
-        'ERR_HUB_UNAVAILABLE',
-        `"${dirOrId}" is not a local directory; loading by Hugging Face model id is not available in this build — download the model and pass its directory`,
-      );
-    }
     throw new CrossrankError('ERR_MODEL_NOT_FOUND', `model directory not found: ${dir}`);
   }
   let onnx: string | undefined;
   const tried: string[] = [];
-  const candidates = modelFile
-    ? [join(dir, modelFile)]
-    : [join(dir, 'onnx', `model${SUFFIX[dtype]}.onnx`), join(dir, `model${SUFFIX[dtype]}.onnx`)];
+  const candidates = onnxCandidates(dtype, modelFile).map((f) => join(dir, f));
   for (const c of candidates) {
     tried.push(c);
     if (existsSync(c)) {

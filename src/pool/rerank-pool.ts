@@ -115,7 +115,7 @@ export class RerankPool extends Scorer {
     const taskPairs = options.taskPairs ?? 64;
     validateInteger(taskPairs, 'options.taskPairs', 1);
     const { workers: _w, threadsPerWorker: _t, maxQueue: _q, taskPairs: _p, workerFile, ...modelOptions } = options;
-    const model = resolveModel(dirOrId, { ...modelOptions, threads: threadsPerWorker });
+    const model = await resolveModel(dirOrId, { ...modelOptions, threads: threadsPerWorker });
     const piscina = new Piscina({
       filename: workerFile ?? WORKER_FILE,
       minThreads: workers,
