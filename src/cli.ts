@@ -9,7 +9,10 @@ import { Collection } from './collection/collection.js';
 import { loadBeir } from './eval/datasets.js';
 import { mean, ndcgAt } from './eval/metrics.js';
 import { CrossEncoder } from './inference/cross-encoder.js';
+import { BiEncoder } from './inference/bi-encoder.js';
 import type { DownloadProgress } from './hub/hub.js';
+import { RerankPool } from './pool/rerank-pool.js';
+import { createServer } from './server/server.js';
 
 // Results go to stdout; diagnostics (among them @huggingface/hub's "Downloading …" lines) to stderr.
 console.debug = (...args: unknown[]) => console.error(...args);
@@ -164,6 +167,59 @@ program
     console.log(`nDCG@10 ${o.first}: ${mean(first).toFixed(4)} over ${queries.length} queries`);
     if (ce) console.log(`nDCG@10 ${o.first} + rerank (${o.candidates} candidates): ${mean(reranked).toFixed(4)}`);
     await col.close();
+  });
+
+program
+  .command('serve')
+  .description('HTTP service: POST /rerank (TEI), /v1/rerank (Cohere/Jina), /embed, /search; GET /health, /info, /metrics')
+  .option('--rerank <model>', 'cross-encoder: a model directory or a Hugging Face id')
+  .option('--embedder <model>', 'bi-encoder for /embed: a model directory or a Hugging Face id')
+  .option('--collection <dir>', 'collection for /search')
+  .option('--workers <n>', 'rerank in a pool of n worker threads (default: in-process)', int('--workers'))
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .option('--port <n>', 'port (0: any free one)', (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('--port must be an integer from 0 to 65535');
+    return n;
+  }, 8080)
+  .option('--max-batch <n>', 'most texts per request', int('--max-batch'), 1000)
+  .option('--no-auto-truncate', 'answer 413 for pairs over the model limit unless a request says truncate: true')
+  .option('--log-level <level>', 'pino level: fatal, error, warn, info, debug, trace, silent', 'info')
+  .action(async (o: { rerank?: string; embedder?: string; collection?: string; workers?: number; host: string; port: number; maxBatch: number; autoTruncate: boolean; logLevel: string }) => {
+    if (!o.rerank && !o.embedder && !o.collection) throw new InvalidArgumentError('serve needs at least one of --rerank, --embedder, --collection');
+    const d = downloads();
+    let reranker: CrossEncoder | RerankPool | undefined;
+    let embedder: BiEncoder | undefined;
+    try {
+      if (o.rerank) reranker = o.workers ? await RerankPool.create(o.rerank, { workers: o.workers, onDownload: d.onDownload }) : await CrossEncoder.load(o.rerank, { onDownload: d.onDownload });
+      if (o.embedder) embedder = await BiEncoder.load(o.embedder, { onDownload: d.onDownload });
+    } finally {
+      d.stop();
+    }
+    const collection = o.collection ? await Collection.open(o.collection) : undefined;
+    const app = await createServer({
+      ...(reranker ? { reranker } : {}),
+      ...(embedder ? { embedder } : {}),
+      ...(collection ? { collection } : {}),
+      modelId: o.rerank ?? o.embedder ?? 'crossrank',
+      maxClientBatchSize: o.maxBatch,
+      autoTruncate: o.autoTruncate,
+      logger: { level: o.logLevel },
+    });
+    // Stop taking requests, finish the ones in flight, then release the models.
+    let stopping = false;
+    const stop = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      app.log.info({ signal }, 'shutting down');
+      await app.close();
+      if (reranker instanceof RerankPool) await reranker.close();
+      await collection?.close();
+      process.exit(0);
+    };
+    process.once('SIGINT', () => void stop('SIGINT'));
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+    await app.listen({ host: o.host, port: o.port });
   });
 
 program.parseAsync().catch((e: Error & { code?: string }) => {

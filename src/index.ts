@@ -39,3 +39,4 @@ export {
   type SearchResult as CollectionSearchResult,
 } from './collection/collection.js';
 export { LatencyPlanner, type Plan, type PlannerModel } from './pipeline/planner.js';
+export { createServer, type ServerOptions } from './server/server.js';
