@@ -55,6 +55,17 @@ describe.skipIf(!haveShared)('hub loading', () => {
     expect(last.total).toBe(onnxSize);
   });
 
+  it('loads of one model at once share each download', async () => {
+    const cacheDir = cache();
+    const before = modelRequests().length;
+    const [a, b] = await Promise.all([CrossEncoder.load(CE, { hubUrl: hub.url, cacheDir }), CrossEncoder.load(CE, { hubUrl: hub.url, cacheDir })]);
+    const alone = cache();
+    const mid = modelRequests().length;
+    await CrossEncoder.load(CE, { hubUrl: hub.url, cacheDir: alone });
+    expect(mid - before).toBe(modelRequests().length - mid);  // two loads at once fetched what one load fetches
+    expect(Array.from(await a.score(Q, DOCS))).toEqual(Array.from(await b.score(Q, DOCS)));
+  });
+
   it('a second load downloads nothing; offline it makes no request; with the hub down it falls back to the cache with a warning', async () => {
     const cacheDir = cache();
     await CrossEncoder.load(CE, { hubUrl: hub.url, cacheDir });

@@ -50,6 +50,9 @@ export interface ModelWants {
   optional: string[];
 }
 
+/** Downloads in progress in this process, by cache folder, commit and file. */
+const inFlight = new Map<string, Promise<string>>();
+
 const HUB_ID = /^[A-Za-z0-9][\w.-]*(\/[\w.-]+)?$/;
 const COMMIT = /^[0-9a-f]{40}$/;
 
@@ -208,7 +211,11 @@ export async function locateModel(dirOrId: string, wants: ModelWants, options: H
       );
     }
     if (status === 404) {
-      throw new CrossrankError('ERR_MODEL_NOT_FOUND', `no model "${id}" at revision '${revision}' on ${hubUrl} (HTTP 404)`, { cause: e });
+      throw new CrossrankError(
+        'ERR_MODEL_NOT_FOUND',
+        `"${id}" is not a local directory (${local}), and ${hubUrl} has no model "${id}" at revision '${revision}' (HTTP 404)`,
+        { cause: e },
+      );
     }
     if (status !== undefined) throw new CrossrankError('ERR_HUB', `${hubUrl} answered HTTP ${status} for "${id}": ${(e as Error).message}`, { cause: e });
     // Unreachable: a complete cached snapshot of this revision will do, as in huggingface_hub.
@@ -251,7 +258,17 @@ export async function locateModel(dirOrId: string, wants: ModelWants, options: H
   }
   for (const path of needed) {
     try {
-      await downloadFileToCacheDir({ repo: { type: 'model', name: id }, path, revision: commit, cacheDir: cache, hubUrl, accessToken, fetch: fetchFn });
+      // Loads of the same model at once (a pool and an encoder, say) share one download per file:
+      // two writers of one `.incomplete` file would interleave.
+      const key = JSON.stringify([folder, commit, path]);
+      let pending = inFlight.get(key);
+      if (!pending) {
+        pending = downloadFileToCacheDir({ repo: { type: 'model', name: id }, path, revision: commit, cacheDir: cache, hubUrl, accessToken, fetch: fetchFn }).finally(() =>
+          inFlight.delete(key),
+        );
+        inFlight.set(key, pending);
+      }
+      await pending;
     } catch (e) {
       const status = httpStatus(e);
       throw new CrossrankError(
