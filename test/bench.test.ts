@@ -44,4 +44,10 @@ describe.skipIf(!haveShared)('benchmarks (smoke)', () => {
     expect(out).toMatch(/index build [\d.]+ s \(\d+ docs\/s\)/);
     expect(out).toMatch(/p50 [\d.]+ ms, p99 [\d.]+ ms/);
   }, 180_000);
+
+  it('bench/server --test compares HTTP /rerank with in-process rerank', () => {
+    const out = execFileSync(process.execPath, ['bench/server.js', '--test'], { encoding: 'utf8' });
+    expect(out).toMatch(/in-process [\d.]+ ms, HTTP [\d.]+ ms per request/);
+    expect(out).toMatch(/in flight: in-process [\d.]+ requests\/s, HTTP [\d.]+ requests\/s/);
+  }, 180_000);
 });
