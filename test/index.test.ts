@@ -199,7 +199,9 @@ describe('search threads', () => {
     execFileSync('g++', ['-std=c++17', '-O1', '-g', '-fsanitize=thread', `-I${join(root, 'native')}`, '-pthread', '-o', exe,
       join(root, 'test/native/spin_executor_stress.cc'), join(root, 'native/common/spin_executor.cc')]);
     // A data race makes ThreadSanitizer exit non-zero, which fails execFileSync.
-    const out = execFileSync(exe, { encoding: 'utf8', env: { ...process.env, TSAN_OPTIONS: 'halt_on_error=1' } });
+    // (Without the AddressSanitizer runtime scripts/asan-test.sh preloads: the two cannot share a process.)
+    const { LD_PRELOAD: _preload, ...env } = process.env;
+    const out = execFileSync(exe, { encoding: 'utf8', env: { ...env, TSAN_OPTIONS: 'halt_on_error=1' } });
     expect(out.trim()).toBe('ok 60000 100');
   }, 120_000);
 
