@@ -61,6 +61,17 @@ describe.skipIf(!haveShared)('HTTP server', () => {
     expect(body.results[2]!.document.text).toBe(texts[body.results[2]!.index]);
     expect(body.model).toBe('bert-tiny-cross');
     expect(body.id).toMatch(/^[0-9a-f-]{36}$/);
+    // rank_fields picks (and joins) object fields; max_chunks_per_doc scores windows of long documents.
+    const objs = texts.slice(0, 4).map((t, i) => ({ title: `title ${i}`, body: t }));
+    const rf = (await post('/v1/rerank', { query: Q, documents: objs, rank_fields: ['title', 'body'] })).json() as { results: { relevance_score: number }[] };
+    const joined = await ce.rerank(Q, objs.map((o) => `${o.title}\n${o.body}`));
+    expect(rf.results.map((r) => r.relevance_score)).toEqual(joined.map((r) => r.score));
+    expect((await post('/v1/rerank', { query: Q, documents: objs })).statusCode).toBe(422);  // no "text" field
+    const long = texts.slice(0, 3).map((t) => t.repeat(6));
+    const chunked = (await post('/v1/rerank', { query: Q, documents: long, max_chunks_per_doc: 4 })).json() as { results: { index: number; relevance_score: number }[] };
+    const lib = await ce.rerank(Q, long, { chunking: { maxChunks: 4 } });
+    expect(chunked.results.map((r) => r.relevance_score)).toEqual(lib.map((r) => r.score));
+    expect(lib.some((r) => r.chunk && r.chunk.count > 1)).toBe(true);
   });
 
   it('POST /embed returns the bi-encoder vectors; POST /search returns two-stage hits with their movement', async () => {

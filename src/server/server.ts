@@ -81,10 +81,11 @@ const SCHEMAS = {
     properties: {
       model: str,
       query: str,
-      documents: { type: 'array', items: { anyOf: [str, { type: 'object', required: ['text'], properties: { text: str } }] } },
+      documents: { type: 'array', items: { anyOf: [str, { type: 'object' }] } },
       top_n: posInt,
       return_documents: bool,
       max_chunks_per_doc: posInt,
+      rank_fields: { type: 'array', items: str, minItems: 1 },
     },
   },
   embed: {
@@ -238,13 +239,20 @@ export async function createServer(options: ServerOptions = {}): Promise<Fastify
   });
 
   /** Rerank with the configured scorer, enforcing the batch limit and, when asked, no truncation. */
-  const rerank = async (query: string, texts: string[], truncate: boolean | null | undefined, signal: AbortSignal, route: string): Promise<RerankResult<string>[]> => {
+  const rerank = async (
+    query: string,
+    texts: string[],
+    truncate: boolean | null | undefined,
+    signal: AbortSignal,
+    route: string,
+    maxChunks?: number,
+  ): Promise<RerankResult<string>[]> => {
     const scorer = need(reranker, 'reranker', route);
     if (texts.length === 0) throw validation('ERR_EMPTY_INPUT', '`texts` / `documents` cannot be empty');
     if (texts.length > maxBatch) {
       throw validation('ERR_TOO_MANY_INPUTS', `batch size ${texts.length} > maximum allowed batch size ${maxBatch}`, 413);
     }
-    const results = await scorer.rerank(query, texts, { signal });
+    const results = await scorer.rerank(query, texts, { signal, ...(maxChunks ? { chunking: { maxChunks } } : {}) });
     metrics.pairs.inc(texts.length);
     metrics.documents.observe(texts.length);
     if (!(truncate ?? autoTruncate)) {
@@ -289,9 +297,27 @@ export async function createServer(options: ServerOptions = {}): Promise<Fastify
   });
 
   app.post('/v1/rerank', { schema: { body: SCHEMAS.v1rerank } }, async (req, reply) => {
-    const body = req.body as { model?: string; query: string; documents: (string | { text: string })[]; top_n?: number; return_documents?: boolean };
-    const texts = body.documents.map((d) => (typeof d === 'string' ? d : d.text));
-    const results = await rerank(body.query, texts, null, clientGone(reply), '/v1/rerank');
+    const body = req.body as {
+      model?: string;
+      query: string;
+      documents: (string | Record<string, unknown>)[];
+      top_n?: number;
+      return_documents?: boolean;
+      max_chunks_per_doc?: number;
+      rank_fields?: string[];
+    };
+    // Object documents: the `rank_fields` (default ['text']) that are present, one per line.
+    const fields = body.rank_fields ?? ['text'];
+    const texts = body.documents.map((d, i) => {
+      if (typeof d === 'string') return d;
+      const parts = fields.filter((f) => d[f] !== undefined).map((f) => d[f]);
+      if (parts.length === 0 || parts.some((p) => typeof p !== 'string')) {
+        throw validation('ERR_VALIDATION', `documents[${i}] needs string field(s) ${fields.map((f) => `"${f}"`).join(', ')}`);
+      }
+      return parts.join('\n');
+    });
+    // Long documents: with max_chunks_per_doc, overlapping windows, the best one scoring (Cohere's meaning).
+    const results = await rerank(body.query, texts, null, clientGone(reply), '/v1/rerank', body.max_chunks_per_doc);
     return {
       id: req.id,
       model: body.model ?? modelId,
