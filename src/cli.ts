@@ -7,7 +7,7 @@ import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import { Collection } from './collection/collection.js';
 import { loadBeir } from './eval/datasets.js';
-import { mean, ndcgAt } from './eval/metrics.js';
+import { evaluate, type Scores } from './eval/evaluate.js';
 import { CrossEncoder } from './inference/cross-encoder.js';
 import { BiEncoder } from './inference/bi-encoder.js';
 import type { DownloadProgress } from './hub/hub.js';
@@ -138,35 +138,39 @@ program
 
 program
   .command('evaluate')
-  .description('nDCG@10 of a collection on a BEIR dataset\'s test queries (drops the query\'s own id, as BEIR does)')
+  .description("nDCG@10, MRR@10 and recall of a collection on a BEIR dataset's judged queries, first stage and reranked (drops the query's own id, as BEIR does)")
   .argument('<beir-dir>')
   .argument('<collection-dir>')
   .option('--first <stage>', 'bm25 | dense | hybrid', 'bm25')
-  .option('--queries <n>', 'evaluate the first n queries', int('--queries'))
+  .option('--queries <n>', 'evaluate the first n judged queries', int('--queries'))
   .option('--rerank <model>', 'cross-encoder: a model directory or a Hugging Face id')
   .option('--candidates <n>', 'first-stage candidates to rerank', int('--candidates'), 100)
-  .action(async (beirDir: string, dir: string, o: { first: 'bm25' | 'dense' | 'hybrid'; queries?: number; rerank?: string; candidates: number }) => {
+  .option('--json', 'print the whole report (with per-query scores) as JSON')
+  .action(async (beirDir: string, dir: string, o: { first: 'bm25' | 'dense' | 'hybrid'; queries?: number; rerank?: string; candidates: number; json?: boolean }) => {
     const data = loadBeir(beirDir);
     const col = await Collection.open(dir);
     const ce = await loadReranker(o.rerank);
-    const queries = data.queries.slice(0, o.queries ?? data.queries.length);
-    const first: number[] = [];
-    const reranked: number[] = [];
     const bar = progress('evaluating');
-    for (const [i, q] of queries.entries()) {
-      const rel = data.qrels.get(q.id)!;
-      const base = await col.search(q.text, { first: o.first, candidates: o.candidates + 1, topK: o.candidates + 1 });
-      first.push(ndcgAt(base.hits.map((h) => h.id).filter((id) => id !== q.id), rel, 10));
-      if (ce) {
-        const r = await col.search(q.text, { first: o.first, candidates: o.candidates + 1, topK: o.candidates + 1, rerank: ce });
-        reranked.push(ndcgAt(r.hits.map((h) => h.id).filter((id) => id !== q.id), rel, 10));
-      }
-      bar.update(i + 1, queries.length);
-    }
+    const report = await evaluate(col, data, {
+      first: o.first,
+      candidates: o.candidates,
+      ...(o.queries ? { queries: o.queries } : {}),
+      ...(ce ? { rerank: ce } : {}),
+      onProgress: (done, total) => bar.update(done, total),
+    });
     bar.stop();
-    console.log(`nDCG@10 ${o.first}: ${mean(first).toFixed(4)} over ${queries.length} queries`);
-    if (ce) console.log(`nDCG@10 ${o.first} + rerank (${o.candidates} candidates): ${mean(reranked).toFixed(4)}`);
     await col.close();
+    if (o.json) {
+      console.log(JSON.stringify(report));
+      return;
+    }
+    const cols = ['nDCG@10', 'MRR@10', 'R@10', `R@${report.candidates}`];
+    const row = (name: string, values: string[]) => `${name.padEnd(18)}${values.map((v) => v.padStart(10)).join('')}`;
+    const nums = (s: Scores) => [s.ndcg10, s.mrr10, s.recall10, s.recallAtCandidates].map((x) => x.toFixed(4));
+    console.log(`${beirDir}: ${report.queries} queries, ${report.candidates} candidates per query`);
+    console.log(row('stage', cols));
+    console.log(row(report.first, nums(report.firstStage)));
+    if (report.reranked) console.log(row(`${report.first} + rerank`, nums(report.reranked)));
   });
 
 program

@@ -26,7 +26,8 @@ export { RerankPool, type RerankPoolOptions, type PoolStats, type WorkerStats } 
 export { FaissIndex, type Metric, type SearchParams, type SearchResult } from './index/faiss-index.js';
 export { Bm25Index, type Bm25Options, type Bm25Hits } from './index/bm25.js';
 export { reciprocalRankFusion, type FusedHit } from './index/fusion.js';
-export { ndcgAt, recallAt, mean } from './eval/metrics.js';
+export { ndcgAt, recallAt, mrrAt, mean } from './eval/metrics.js';
+export { evaluate, type EvaluateOptions, type EvaluationReport, type QueryEvaluation, type Scores } from './eval/evaluate.js';
 export { BiEncoder, type BiEncoderOptions, type Pooling } from './inference/bi-encoder.js';
 export {
   Collection,

@@ -25,3 +25,9 @@ export function recallAt(ranking: readonly string[], qrels: ReadonlyMap<string, 
 export function mean(values: readonly number[]): number {
   return values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0;
 }
+
+/** Reciprocal rank of the first relevant document within the first k (0 when there is none). */
+export function mrrAt(ranking: readonly string[], qrels: ReadonlyMap<string, number>, k: number): number {
+  const i = ranking.slice(0, k).findIndex((id) => (qrels.get(id) ?? 0) > 0);
+  return i < 0 ? 0 : 1 / (i + 1);
+}
