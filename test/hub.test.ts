@@ -114,6 +114,7 @@ describe.skipIf(!haveShared)('hub loading', () => {
     const priv = await CrossEncoder.load('acme/private-reranker', { hubUrl: hub.url, cacheDir: empty, token: 'hf_secret' });
     expect((await priv.score(Q, DOCS)).length).toBe(3);
     await expect(CrossEncoder.load(CE, { hubUrl: hub.url, cacheDir: empty, localFilesOnly: 'yes' as never })).rejects.toThrow(/options.localFilesOnly/);
+    expect((await rejectionOf(CrossEncoder.load(CE, { hubUrl: hub.url, cacheDir: empty, revision: '../../etc' }))).code).toBe('ERR_INVALID_ARG_VALUE');
   });
 
   it('revisions: a tag is recorded under refs/, a commit hash needs no ref', async () => {

@@ -75,7 +75,13 @@ export function hubCacheDir(options: HubOptions = {}): string {
 
 function validateHubOptions(o: HubOptions): void {
   validateObject(o as unknown, 'options');
-  if (o.revision !== undefined) validateString(o.revision, 'options.revision');
+  if (o.revision !== undefined) {
+    validateString(o.revision, 'options.revision');
+    // Branch and tag names may hold '/', never '..' (the name becomes a path under refs/).
+    if (!/^[\w./-]+$/.test(o.revision) || o.revision.split('/').includes('..')) {
+      throw new CrossrankError('ERR_INVALID_ARG_VALUE', `"options.revision" must be a branch, tag or commit name; got ${JSON.stringify(o.revision)}`);
+    }
+  }
   if (o.cacheDir !== undefined) validateString(o.cacheDir, 'options.cacheDir');
   if (o.localFilesOnly !== undefined) validateBoolean(o.localFilesOnly, 'options.localFilesOnly');
   if (o.token !== undefined) validateString(o.token, 'options.token');
