@@ -3,7 +3,7 @@
 // private repos, and the errors for a missing repo or dtype.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +27,7 @@ describe.skipIf(!haveShared)('hub loading', () => {
       [CE]: { dir: requireShared('models/bert-tiny-cross'), tags: ['v1.0'] },
       [BI]: { dir: requireShared('models/bert-tiny-bi') },
       'acme/private-reranker': { dir: requireShared('models/bert-tiny-cross'), token: 'hf_secret' },
+      'acme/corrupted': { dir: requireShared('models/bert-tiny-cross'), corrupt: ['onnx/model.onnx', 'config.json'] },
     });
   });
   afterAll(() => hub.close());
@@ -115,6 +116,20 @@ describe.skipIf(!haveShared)('hub loading', () => {
     expect((await priv.score(Q, DOCS)).length).toBe(3);
     await expect(CrossEncoder.load(CE, { hubUrl: hub.url, cacheDir: empty, localFilesOnly: 'yes' as never })).rejects.toThrow(/options.localFilesOnly/);
     expect((await rejectionOf(CrossEncoder.load(CE, { hubUrl: hub.url, cacheDir: empty, revision: '../../etc' }))).code).toBe('ERR_INVALID_ARG_VALUE');
+  });
+
+  it('a file that does not match its hash (LFS SHA-256 or git blob id) fails the load and leaves the cache', async () => {
+    const cacheDir = cache();
+    const e = await rejectionOf(CrossEncoder.load('acme/corrupted', { hubUrl: hub.url, cacheDir }));
+    expect(e.code).toBe('ERR_HUB_INTEGRITY');
+    expect(e.message).toContain('onnx/model.onnx');
+    const folder = join(cacheDir, 'models--acme--corrupted');
+    expect(existsSync(join(folder, 'snapshots', hub.commitOf('acme/corrupted'), 'onnx/model.onnx'))).toBe(false);
+    expect(readdirSync(join(folder, 'blobs'))).toEqual([]);
+    // The small file is checked by its git blob id: with the ONNX file intact, config.json fails.
+    const e2 = await rejectionOf(CrossEncoder.load('acme/corrupted', { hubUrl: hub.url, cacheDir, modelFile: 'onnx/model_quantized.onnx' }));
+    expect(e2.code).toBe('ERR_HUB_INTEGRITY');
+    expect(e2.message).toContain('config.json');
   });
 
   it('revisions: a tag is recorded under refs/, a commit hash needs no ref', async () => {

@@ -11,9 +11,10 @@
  * file (by dtype), its external data if any, the tokenizer and config files.
  */
 import { downloadFileToCacheDir, modelInfo } from '@huggingface/hub';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, renameSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
 import { CrossrankError, validateBoolean, validateObject, validateString } from '../errors.js';
 
 /** Where and how to fetch a model given by id. Every field has an environment default. */
@@ -159,6 +160,21 @@ function hubFetch(onDownload: ((p: DownloadProgress) => void) | undefined, fileO
   };
 }
 
+/**
+ * Whether a downloaded blob holds what its name (the hub's ETag) promises: a 64-hex name is the
+ * file's SHA-256 (LFS files), a 40-hex name its git blob id (SHA-1 of "blob <size>\0" + bytes).
+ * Other names (none the hub gives for a file with an LFS or git id) cannot be checked: true.
+ */
+async function blobIntact(blob: string): Promise<boolean> {
+  const name = basename(blob);
+  let hash;
+  if (/^[0-9a-f]{64}$/.test(name)) hash = createHash('sha256');
+  else if (/^[0-9a-f]{40}$/.test(name)) hash = createHash('sha1').update(`blob ${statSync(blob).size}\0`);
+  else return true;
+  for await (const chunk of createReadStream(blob)) hash.update(chunk as Buffer);
+  return hash.digest('hex') === name;
+}
+
 /** An error from @huggingface/hub or fetch: an HTTP status when the hub answered, else undefined. */
 function httpStatus(e: unknown): number | undefined {
   const s = (e as { statusCode?: unknown }).statusCode;
@@ -263,19 +279,32 @@ export async function locateModel(dirOrId: string, wants: ModelWants, options: H
     renameSync(tmp, ref);
   }
   for (const path of needed) {
+    const pointer = join(folder, 'snapshots', commit, path);
     try {
       // Loads of the same model at once (a pool and an encoder, say) share one download per file:
       // two writers of one `.incomplete` file would interleave.
       const key = JSON.stringify([folder, commit, path]);
       let pending = inFlight.get(key);
       if (!pending) {
-        pending = downloadFileToCacheDir({ repo: { type: 'model', name: id }, path, revision: commit, cacheDir: cache, hubUrl, accessToken, fetch: fetchFn }).finally(() =>
-          inFlight.delete(key),
-        );
+        const cached = existsSync(pointer);
+        pending = downloadFileToCacheDir({ repo: { type: 'model', name: id }, path, revision: commit, cacheDir: cache, hubUrl, accessToken, fetch: fetchFn })
+          .then(async (file) => {
+            // A file fetched now is checked against its hash before anything loads it (cached
+            // ones were checked when they arrived); a bad one leaves the cache.
+            const blob = realpathSync(file);
+            if (!cached && !(await blobIntact(blob))) {
+              rmSync(blob, { force: true });
+              rmSync(pointer, { force: true });
+              throw new CrossrankError('ERR_HUB_INTEGRITY', `${path} of "${id}" (${commit}) from ${hubUrl} does not match its hash ${basename(blob)}; removed from the cache — try again`);
+            }
+            return file;
+          })
+          .finally(() => inFlight.delete(key));
         inFlight.set(key, pending);
       }
       await pending;
     } catch (e) {
+      if (e instanceof CrossrankError) throw e;
       const status = httpStatus(e);
       throw new CrossrankError(
         status === undefined ? 'ERR_HUB_UNREACHABLE' : 'ERR_HUB',
