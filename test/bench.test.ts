@@ -1,9 +1,8 @@
 // Benchmarks run in --test smoke mode so they never rot; speed itself is never asserted here.
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { haveShared } from './shared.js';
 
-describe.skipIf(!haveShared)('benchmarks (smoke)', () => {
+describe('benchmarks (smoke)', () => {
   it('bench/tokenize --test runs and its ids agree with the reference', () => {
     const out = execFileSync(process.execPath, ['bench/tokenize.js', '--test'], { encoding: 'utf8' });
     expect(out).toContain('identical ids on these pairs: 50/50');

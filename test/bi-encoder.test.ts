@@ -5,9 +5,9 @@ import { cpSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BiEncoder, loadBeir } from '../src/index.js';
-import { haveShared, requireShared } from './shared.js';
+import { requireShared } from './shared.js';
 
-describe.skipIf(!haveShared)('BiEncoder', () => {
+describe('BiEncoder', () => {
   it('equals transformers.js feature-extraction (mean, normalize) within 1e-5 on 300 ArguAna texts that fit', async () => {
     const dir = requireShared('models/bert-tiny-bi');
     const c = loadBeir(requireShared('fixtures/ir/beir-arguana'));

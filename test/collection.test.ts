@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Collection, CrossEncoder, LatencyPlanner, loadBeir, mean, ndcgAt, type IrCollection } from '../src/index.js';
 import { rejectionOf } from './helpers.js';
-import { haveShared, requireShared } from './shared.js';
+import { requireShared } from './shared.js';
 
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), `crossrank-${p}-`));
 
@@ -41,7 +41,7 @@ describe('LatencyPlanner', () => {
   });
 });
 
-describe.skipIf(!haveShared)('Collection', () => {
+describe('Collection', () => {
   let c: IrCollection;
   let docs: { id: string; text: string; metadata: { title: string } }[];
   beforeAll(() => {

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { CrossEncoder, loadBeir, type IrCollection } from '../src/index.js';
-import { haveShared, requireShared } from './shared.js';
+import { requireShared } from './shared.js';
 
 const require = createRequire(import.meta.url);
 const hf = require('tokenizers') as typeof import('tokenizers');
@@ -45,7 +45,7 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return m;
 }
 
-describe.skipIf(!haveShared)('CrossEncoder exactness (bert-tiny-cross)', () => {
+describe('CrossEncoder exactness (bert-tiny-cross)', () => {
   let dir: string;
   let pairs: [string, string][];
   let fitting: [string, string][];  // need no truncation at 512

@@ -8,7 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { BatchError, CrossEncoder, CrossrankError, loadCranfield } from '../src/index.js';
 import { addon } from '../src/native.js';
 import { errorOf, rejectionOf } from './helpers.js';
-import { haveShared, requireShared } from './shared.js';
+import { requireShared } from './shared.js';
 
 const Q = 'what is the boundary layer in supersonic flow?';
 const DOCS = [
@@ -19,7 +19,7 @@ const DOCS = [
   'wing flutter at transonic speeds.',
 ];
 
-describe.skipIf(!haveShared)('CrossEncoder API', () => {
+describe('CrossEncoder API', () => {
   let dir: string;
   let ce: CrossEncoder;
   let raw: CrossEncoder;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Collection, CrossEncoder, evaluate, loadBeir, mean, mrrAt, ndcgAt, recallAt, type EvaluationReport, type IrCollection } from '../src/index.js';
 import { rejectionOf } from './helpers.js';
-import { haveShared, requireShared } from './shared.js';
+import { requireShared } from './shared.js';
 
 describe('metrics', () => {
   const qrels = new Map([['a', 2], ['c', 1], ['z', 1]]);
@@ -25,7 +25,7 @@ describe('metrics', () => {
   });
 });
 
-describe.skipIf(!haveShared)('evaluate', () => {
+describe('evaluate', () => {
   let data: IrCollection;
   let col: Collection;
   let dir: string;

@@ -10,14 +10,14 @@ import { join } from 'node:path';
 import { BiEncoder, Collection, CrossEncoder, RerankPool, hubCacheDir, type DownloadProgress } from '../src/index.js';
 import { startHub, type HubServer } from './fixtures/hub-server.js';
 import { rejectionOf } from './helpers.js';
-import { haveShared, requireShared } from './shared.js';
+import { requireShared } from './shared.js';
 
 const CE = 'cross-encoder/ms-marco-MiniLM-L6-v2';
 const BI = 'sentence-transformers/all-MiniLM-L6-v2';
 const Q = 'what is the boiling point of water at altitude';
 const DOCS = ['water boils at lower temperatures at high altitude', 'the stock market closed higher', 'boiling point of water is 100 C at sea level'];
 
-describe.skipIf(!haveShared)('hub loading', () => {
+describe('hub loading', () => {
   let hub: HubServer;
   const cache = () => mkdtempSync(join(tmpdir(), 'crossrank-hub-'));
   const modelRequests = () => hub.requests.filter((r) => r.url.includes('/resolve/'));

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bm25Index, CrossrankError, FaissIndex, loadBeir, mean, ndcgAt, reciprocalRankFusion } from '../src/index.js';
 import { rejectionOf, errorOf } from './helpers.js';
-import { haveShared, requireShared } from './shared.js';
+import { requireShared } from './shared.js';
 
 /** Deterministic clustered vectors: `clusters` Gaussian blobs on the unit sphere. */
 function clustered(n: number, dim: number, clusters: number, seed: number): Float32Array {
@@ -277,7 +277,7 @@ describe('search threads', () => {
   }, 120_000);
 });
 
-describe.skipIf(!haveShared)('Bm25Index', () => {
+describe('Bm25Index', () => {
   it('ArguAna nDCG@10 is within 0.01 of Pyserini BM25 flat (0.3970)', async () => {
     const c = loadBeir(requireShared('fixtures/ir/beir-arguana'));
     const idx = Bm25Index.create({ k1: 0.9, b: 0.4 });

@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { CrossEncoder, CrossrankError, RerankPool, loadCranfield } from '../src/index.js';
 import { addon } from '../src/native.js';
 import { rejectionOf } from './helpers.js';
-import { haveShared, requireShared } from './shared.js';
+import { requireShared } from './shared.js';
 
 const Q = 'pressure distribution on a slender body of revolution';
 
-describe.skipIf(!haveShared)('RerankPool', () => {
+describe('RerankPool', () => {
   let dir: string;
   let docs: string[];
   let pool: RerankPool;

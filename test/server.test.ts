@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { BiEncoder, Collection, CrossEncoder, RerankPool, createServer, loadBeir } from '../src/index.js';
-import { haveShared, requireShared } from './shared.js';
+import { requireShared } from './shared.js';
 
 const Q = 'animal testing should be banned';
 
-describe.skipIf(!haveShared)('HTTP server', () => {
+describe('HTTP server', () => {
   let ce: CrossEncoder;
   let bi: BiEncoder;
   let col: Collection;

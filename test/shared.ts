@@ -1,4 +1,5 @@
-// Test access to ../shared (one setting: CROSSRANK_SHARED). Missing fixtures skip with the path named.
+// Test access to ../shared (one setting: CROSSRANK_SHARED). A missing fixture fails the test that
+// needs it, naming the path; test/global-setup.ts fails the whole run first when the folder is absent.
 import { sharedDir, sharedPath } from '../bench/common.js';
 
 export { sharedDir, sharedPath };
@@ -8,5 +9,3 @@ export function requireShared(...parts: string[]): string {
   if (!p) throw new Error(`fixture missing: ${[sharedDir(), ...parts].join('/')} (set CROSSRANK_SHARED)`);
   return p;
 }
-
-export const haveShared = sharedPath() !== null;

@@ -3,7 +3,7 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import { createRequire } from 'node:module';
 import { Tokenizer, loadBeir, loadCranfield } from '../src/index.js';
-import { haveShared, sharedPath, requireShared, sharedDir } from './shared.js';
+import { requireShared } from './shared.js';
 import { hardCases } from './hard-cases.js';
 
 const require = createRequire(import.meta.url);
@@ -14,7 +14,6 @@ const LENGTHS = [512, 128, 16];
 const STRATEGIES = ['longest_first', 'only_first', 'only_second'] as const;
 const HF_STRATEGY = { longest_first: 'LongestFirst', only_first: 'OnlyFirst', only_second: 'OnlySecond' } as const;
 
-if (!haveShared) console.warn(`tokenizer parity skipped: ${sharedDir()} is missing`);
 
 interface Corpus {
   texts: string[];
@@ -53,7 +52,7 @@ function same(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
   return true;
 }
 
-describe.skipIf(!haveShared)('tokenizer parity with Hugging Face tokenizers', () => {
+describe('tokenizer parity with Hugging Face tokenizers', () => {
   let data: Corpus;
   beforeAll(() => {
     data = corpus();
@@ -65,7 +64,7 @@ describe.skipIf(!haveShared)('tokenizer parity with Hugging Face tokenizers', ()
       let ref: InstanceType<typeof hf.Tokenizer>;
       let lengths: [number, number][];
       beforeAll(async () => {
-        const file = `${sharedPath('fixtures/tokenizers', name)}/tokenizer.json`;
+        const file = requireShared('fixtures/tokenizers', name, 'tokenizer.json');
         ours = Tokenizer.fromFile(file);
         ref = hf.Tokenizer.fromFile(file);
         ref.disablePadding();

@@ -3,11 +3,11 @@ import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatchError, CrossrankError, Tokenizer } from '../src/index.js';
-import { haveShared, sharedPath } from './shared.js';
+import { requireShared } from './shared.js';
 
-const dir = () => sharedPath('fixtures/tokenizers/bert-uncased')!;
+const dir = () => requireShared('fixtures/tokenizers/bert-uncased');
 
-describe.skipIf(!haveShared)('Tokenizer API and errors', () => {
+describe('Tokenizer API and errors', () => {
   it('loads from a directory and a file, reports vocab size and file truncation', () => {
     const t = Tokenizer.fromDirectory(dir());
     expect(t.vocabSize).toBe(30522);
