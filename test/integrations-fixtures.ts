@@ -1,7 +1,7 @@
 // Fixtures shared by the framework integration tests: ArguAna documents and queries, and a helper
 // that aborts a framework call while a RerankPool is scoring it and counts the pairs scored.
 import { expect } from 'vitest';
-import { loadBeir, type RerankPool } from '../src/index.js';
+import { BiEncoder, CrossEncoder, loadBeir, RerankPool } from '../src/index.js';
 import { rejectionOf } from './helpers.js';
 import { requireShared } from './shared.js';
 
@@ -17,6 +17,37 @@ export function arguana(): { docs: string[]; queries: string[] } {
     corpus = { docs: c.docs.slice(0, 3000).map((d) => `${d.title} ${d.text}`), queries: c.queries.slice(0, 20).map((q) => q.text) };
   }
   return corpus;
+}
+
+/** What every integration test compares against, loaded apart from the adapters' shared models. */
+export interface References {
+  /** The cross-encoder without a score cache: every comparison scores afresh. */
+  ref: CrossEncoder;
+  refBi: BiEncoder;
+  /** One worker, small tasks: abort tests count its pairs scored. */
+  pool: RerankPool;
+  docs: string[];
+  query: string;
+  close(): Promise<void>;
+}
+
+export async function loadReferences(): Promise<References> {
+  const ref = await CrossEncoder.load(CROSS(), { cache: false });
+  const refBi = await BiEncoder.load(BI());
+  const pool = await RerankPool.create(CROSS(), { workers: 1, taskPairs: 8, cache: false });
+  const { docs, queries } = arguana();
+  return {
+    ref,
+    refBi,
+    pool,
+    docs,
+    query: queries[0]!,
+    async close() {
+      ref.dispose();
+      refBi.dispose();
+      await pool.close();
+    },
+  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

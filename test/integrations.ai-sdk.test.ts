@@ -7,10 +7,11 @@ import { embedMany as embedManyV6, rerank as rerankV6 } from 'ai-v6';
 import { NoSuchModelError } from '@ai-sdk/provider';
 import { BiEncoder, CrossEncoder, RerankPool } from '../src/index.js';
 import { closeSharedModels, createCrossrank, crossrank, type RerankCallOptions } from '../src/integrations/ai-sdk.js';
-import { abortWhileScoring, arguana, BI, CROSS } from './integrations-fixtures.js';
+import { abortWhileScoring, BI, CROSS, loadReferences, type References } from './integrations-fixtures.js';
 import { errorOf, rejectionOf } from './helpers.js';
 
 describe('crossrank/ai-sdk', () => {
+  let fx: References;
   let ref: CrossEncoder;
   let refBi: BiEncoder;
   let pool: RerankPool;
@@ -18,16 +19,11 @@ describe('crossrank/ai-sdk', () => {
   let query: string;
 
   beforeAll(async () => {
-    // References loaded apart from the provider's shared models, without a score cache.
-    ref = await CrossEncoder.load(CROSS(), { cache: false });
-    refBi = await BiEncoder.load(BI());
-    pool = await RerankPool.create(CROSS(), { workers: 1, taskPairs: 8, cache: false });
-    ({ docs, queries: [query] } = arguana() as { docs: string[]; queries: [string] });
+    fx = await loadReferences();
+    ({ ref, refBi, pool, docs, query } = fx);
   });
   afterAll(async () => {
-    ref?.dispose();
-    refBi?.dispose();
-    await pool?.close();
+    await fx?.close();
     await closeSharedModels();
   });
 
@@ -143,10 +139,13 @@ describe('crossrank/ai-sdk', () => {
     const v3 = createCrossrank({ specificationVersion: 'v3' });
     const documents = docs.slice(0, 30);
     const expected = await ref.rerank(query, documents);
-    const res = await rerankV6({ model: v3.rerankingModel(CROSS()), query, documents, topN: 4 });
+    // ai 6 brings its own @ai-sdk/provider 3, whose JSON types differ from provider 4's V3 types
+    // (which crossrank's declarations use) in readonly-ness only: cast for the compiler.
+    type V6Model<K extends 'rerank' | 'embed'> = Parameters<K extends 'rerank' ? typeof rerankV6 : typeof embedManyV6>[0]['model'];
+    const res = await rerankV6({ model: v3.rerankingModel(CROSS()) as unknown as V6Model<'rerank'>, query, documents, topN: 4 });
     expect(res.ranking.map((r) => [r.originalIndex, r.score])).toEqual(expected.slice(0, 4).map((r) => [r.index, r.score]));
     const flat = await refBi.embed(documents.slice(0, 3));
-    const emb = await embedManyV6({ model: v3.embeddingModel(BI()), values: documents.slice(0, 3) });
+    const emb = await embedManyV6({ model: v3.embeddingModel(BI()) as unknown as V6Model<'embed'>, values: documents.slice(0, 3) });
     expect(emb.embeddings.flat()).toEqual(Array.from(flat));
   });
 

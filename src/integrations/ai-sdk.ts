@@ -72,12 +72,14 @@ export interface CrossrankRerankingOptions {
 type Rerank<V extends SpecificationVersion> = V extends 'v3' ? RerankingModelV3 : RerankingModelV4;
 type Embed<V extends SpecificationVersion> = V extends 'v3' ? EmbeddingModelV3 : EmbeddingModelV4;
 
-export type CrossrankRerankingModel<V extends SpecificationVersion = 'v4'> = Rerank<V> & {
+export type CrossrankRerankingModel<V extends SpecificationVersion = 'v4'> = Omit<Rerank<V>, 'doRerank'> & {
+  doRerank(options: Parameters<Rerank<V>['doRerank']>[0]): Promise<Awaited<ReturnType<Rerank<V>['doRerank']>>>;
   /** Load (once) and return the reranker behind this model. */
   load(): Promise<RerankerLike>;
 };
 
-export type CrossrankEmbeddingModel<V extends SpecificationVersion = 'v4'> = Embed<V> & {
+export type CrossrankEmbeddingModel<V extends SpecificationVersion = 'v4'> = Omit<Embed<V>, 'doEmbed'> & {
+  doEmbed(options: Parameters<Embed<V>['doEmbed']>[0]): Promise<Awaited<ReturnType<Embed<V>['doEmbed']>>>;
   /** Load (once) and return the BiEncoder behind this model. */
   load(): Promise<BiEncoder>;
 };
