@@ -5,22 +5,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { embed, embedMany, rerank } from 'ai';
 import { embedMany as embedManyV6, rerank as rerankV6 } from 'ai-v6';
 import { NoSuchModelError } from '@ai-sdk/provider';
-import { BiEncoder, CrossEncoder, RerankPool } from '../src/index.js';
+import { CrossEncoder, RerankPool } from '../src/index.js';
 import { closeSharedModels, createCrossrank, crossrank, type RerankCallOptions } from '../src/integrations/ai-sdk.js';
 import { abortWhileScoring, BI, CROSS, loadReferences, type References } from './integrations-fixtures.js';
 import { errorOf, rejectionOf } from './helpers.js';
 
 describe('crossrank/ai-sdk', () => {
   let fx: References;
-  let ref: CrossEncoder;
-  let refBi: BiEncoder;
-  let pool: RerankPool;
-  let docs: string[];
-  let query: string;
 
   beforeAll(async () => {
     fx = await loadReferences();
-    ({ ref, refBi, pool, docs, query } = fx);
   });
   afterAll(async () => {
     await fx?.close();
@@ -28,6 +22,7 @@ describe('crossrank/ai-sdk', () => {
   });
 
   it('rerank() from ai returns CrossEncoder.rerank’s ranking and scores, cut to topN', async () => {
+    const { ref, docs, query } = fx;
     const documents = docs.slice(0, 60);
     const expected = await ref.rerank(query, documents);
     const res = await rerank({ model: crossrank.rerankingModel(CROSS()), query, documents, topN: 10 });
@@ -44,6 +39,7 @@ describe('crossrank/ai-sdk', () => {
   });
 
   it('a RerankPool or any crossrank-shaped reranker is a reranking model', async () => {
+    const { ref, pool, docs, query } = fx;
     const documents = docs.slice(0, 40);
     const expected = await ref.rerank(query, documents);
     const viaPool = await rerank({ model: crossrank.rerankingModel(pool), query, documents, topN: 5 });
@@ -102,6 +98,7 @@ describe('crossrank/ai-sdk', () => {
   });
 
   it('object documents: rankFields picks fields; otherwise JSON text with a compatibility warning', async () => {
+    const { ref, docs, query } = fx;
     const objects = docs.slice(0, 8).map((text, i) => ({ id: `d${i}`, text }));
     const expected = await ref.rerank(query, objects.map((o) => o.text));
     const res = await rerank({ model: crossrank.rerankingModel(CROSS()), query, documents: objects, topN: 3, providerOptions: { crossrank: { rankFields: ['text'] } } });
@@ -122,6 +119,7 @@ describe('crossrank/ai-sdk', () => {
   });
 
   it('embedMany() and embed() from ai return BiEncoder.embed’s vectors, with token usage', async () => {
+    const { refBi, docs } = fx;
     const values = docs.slice(0, 25);
     const flat = await refBi.embed(values);
     const dim = refBi.dim;
@@ -136,6 +134,7 @@ describe('crossrank/ai-sdk', () => {
   });
 
   it('specification v3 works with ai 6', async () => {
+    const { ref, refBi, docs, query } = fx;
     const v3 = createCrossrank({ specificationVersion: 'v3' });
     const documents = docs.slice(0, 30);
     const expected = await ref.rerank(query, documents);
@@ -150,6 +149,7 @@ describe('crossrank/ai-sdk', () => {
   });
 
   it('abortSignal through rerank() stops the scoring: fewer pairs scored than asked', async () => {
+    const { pool, docs, query } = fx;
     const documents = docs.slice(0, 2000);
     const { error, scored } = await abortWhileScoring(pool, (signal) => rerank({ model: crossrank.rerankingModel(pool), query, documents, abortSignal: signal }));
     expect(error.name).toBe('AbortError');
@@ -158,6 +158,7 @@ describe('crossrank/ai-sdk', () => {
   });
 
   it('bad arguments fail with typed errors; there are no language or image models', async () => {
+    const { query } = fx;
     expect(errorOf(() => crossrank.rerankingModel(42 as unknown as string)).code).toBe('ERR_INVALID_ARG_TYPE');
     expect(errorOf(() => crossrank.embeddingModel({} as unknown as string)).code).toBe('ERR_INVALID_ARG_TYPE');
     expect(errorOf(() => createCrossrank({ specificationVersion: 'v5' as 'v4' })).code).toBe('ERR_INVALID_ARG_TYPE');
