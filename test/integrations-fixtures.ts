@@ -1,7 +1,8 @@
 // Fixtures shared by the framework integration tests: ArguAna documents and queries, and a helper
 // that aborts a framework call while a RerankPool is scoring it and counts the pairs scored.
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { BiEncoder, CrossEncoder, loadBeir, RerankPool } from '../src/index.js';
+import { closeSharedModels } from '../src/integrations/shared.js';
 import { rejectionOf } from './helpers.js';
 import { requireShared } from './shared.js';
 
@@ -48,6 +49,22 @@ export async function loadReferences(): Promise<References> {
       await pool.close();
     },
   };
+}
+
+/**
+ * Load the references before the calling file's tests; release them, and every model the adapters
+ * loaded, after. The returned getter gives the loaded references inside tests.
+ */
+export function useReferences(): () => References {
+  let fx: References | undefined;
+  beforeAll(async () => {
+    fx = await loadReferences();
+  });
+  afterAll(async () => {
+    await fx?.close();
+    await closeSharedModels();
+  });
+  return () => fx!;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

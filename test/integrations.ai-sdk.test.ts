@@ -1,28 +1,20 @@
 // crossrank/ai-sdk with the real `ai` package: rerank() and embedMany() over the provider give the
 // library's rankings, scores and vectors; models are loaded once and shared; options, headers and
 // signals reach the reranker; ai 6 (specification v3) works too.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { embed, embedMany, rerank } from 'ai';
 import { embedMany as embedManyV6, rerank as rerankV6 } from 'ai-v6';
 import { NoSuchModelError } from '@ai-sdk/provider';
 import { CrossEncoder, RerankPool } from '../src/index.js';
-import { closeSharedModels, createCrossrank, crossrank, type RerankCallOptions } from '../src/integrations/ai-sdk.js';
-import { abortWhileScoring, BI, CROSS, loadReferences, type References } from './integrations-fixtures.js';
+import { createCrossrank, crossrank, type RerankCallOptions } from '../src/integrations/ai-sdk.js';
+import { abortWhileScoring, BI, CROSS, useReferences } from './integrations-fixtures.js';
 import { errorOf, rejectionOf } from './helpers.js';
 
 describe('crossrank/ai-sdk', () => {
-  let fx: References;
-
-  beforeAll(async () => {
-    fx = await loadReferences();
-  });
-  afterAll(async () => {
-    await fx?.close();
-    await closeSharedModels();
-  });
+  const fx = useReferences();
 
   it('rerank() from ai returns CrossEncoder.rerank’s ranking and scores, cut to topN', async () => {
-    const { ref, docs, query } = fx;
+    const { ref, docs, query } = fx();
     const documents = docs.slice(0, 60);
     const expected = await ref.rerank(query, documents);
     const res = await rerank({ model: crossrank.rerankingModel(CROSS()), query, documents, topN: 10 });
@@ -39,7 +31,7 @@ describe('crossrank/ai-sdk', () => {
   });
 
   it('a RerankPool or any crossrank-shaped reranker is a reranking model', async () => {
-    const { ref, pool, docs, query } = fx;
+    const { ref, pool, docs, query } = fx();
     const documents = docs.slice(0, 40);
     const expected = await ref.rerank(query, documents);
     const viaPool = await rerank({ model: crossrank.rerankingModel(pool), query, documents, topN: 5 });
@@ -98,7 +90,7 @@ describe('crossrank/ai-sdk', () => {
   });
 
   it('object documents: rankFields picks fields; otherwise JSON text with a compatibility warning', async () => {
-    const { ref, docs, query } = fx;
+    const { ref, docs, query } = fx();
     const objects = docs.slice(0, 8).map((text, i) => ({ id: `d${i}`, text }));
     const expected = await ref.rerank(query, objects.map((o) => o.text));
     const res = await rerank({ model: crossrank.rerankingModel(CROSS()), query, documents: objects, topN: 3, providerOptions: { crossrank: { rankFields: ['text'] } } });
@@ -119,7 +111,7 @@ describe('crossrank/ai-sdk', () => {
   });
 
   it('embedMany() and embed() from ai return BiEncoder.embed’s vectors, with token usage', async () => {
-    const { refBi, docs } = fx;
+    const { refBi, docs } = fx();
     const values = docs.slice(0, 25);
     const flat = await refBi.embed(values);
     const dim = refBi.dim;
@@ -134,7 +126,7 @@ describe('crossrank/ai-sdk', () => {
   });
 
   it('specification v3 works with ai 6', async () => {
-    const { ref, refBi, docs, query } = fx;
+    const { ref, refBi, docs, query } = fx();
     const v3 = createCrossrank({ specificationVersion: 'v3' });
     const documents = docs.slice(0, 30);
     const expected = await ref.rerank(query, documents);
@@ -149,7 +141,7 @@ describe('crossrank/ai-sdk', () => {
   });
 
   it('abortSignal through rerank() stops the scoring: fewer pairs scored than asked', async () => {
-    const { pool, docs, query } = fx;
+    const { pool, docs, query } = fx();
     const documents = docs.slice(0, 2000);
     const { error, scored } = await abortWhileScoring(pool, (signal) => rerank({ model: crossrank.rerankingModel(pool), query, documents, abortSignal: signal }));
     expect(error.name).toBe('AbortError');
@@ -158,7 +150,7 @@ describe('crossrank/ai-sdk', () => {
   });
 
   it('bad arguments fail with typed errors; there are no language or image models', async () => {
-    const { query } = fx;
+    const { query } = fx();
     expect(errorOf(() => crossrank.rerankingModel(42 as unknown as string)).code).toBe('ERR_INVALID_ARG_TYPE');
     expect(errorOf(() => crossrank.embeddingModel({} as unknown as string)).code).toBe('ERR_INVALID_ARG_TYPE');
     expect(errorOf(() => createCrossrank({ specificationVersion: 'v5' as 'v4' })).code).toBe('ERR_INVALID_ARG_TYPE');

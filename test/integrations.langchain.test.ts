@@ -12,8 +12,8 @@ import { RunnableLambda } from '@langchain/core/runnables';
 import { ContextualCompressionRetriever } from '@langchain/classic/retrievers/contextual_compression';
 import { MemoryVectorStore } from '@langchain/classic/vectorstores/memory';
 import { Collection, CrossEncoder } from '../src/index.js';
-import { closeSharedModels, CrossrankEmbeddings, CrossrankRerank, CrossrankRetriever } from '../src/integrations/langchain.js';
-import { abortWhileScoring, BI, CROSS, loadReferences, type References } from './integrations-fixtures.js';
+import { CrossrankEmbeddings, CrossrankRerank, CrossrankRetriever } from '../src/integrations/langchain.js';
+import { abortWhileScoring, BI, CROSS, useReferences } from './integrations-fixtures.js';
 import { errorOf, rejectionOf } from './helpers.js';
 
 /** A fixed in-memory first stage: the same documents for every query. */
@@ -28,23 +28,20 @@ class ListRetriever extends BaseRetriever {
 }
 
 describe('crossrank/langchain', () => {
-  let fx: References;
+  const fx = useReferences();
   let col: Collection;
 
   beforeAll(async () => {
-    fx = await loadReferences();
-    const { docs } = fx;
+    const { docs } = fx();
     col = await Collection.create(mkdtempSync(join(tmpdir(), 'crossrank-lc-')));
     await col.add(docs.map((text, i) => ({ id: `d${i}`, text, metadata: { source: 'arguana', n: i } })));
   });
   afterAll(async () => {
-    await fx?.close();
     await col?.close();
-    await closeSharedModels();
   });
 
   it('CrossrankRerank in a ContextualCompressionRetriever: crossrank’s order, relevanceScore in metadata', async () => {
-    const { ref, docs, query } = fx;
+    const { ref, docs, query } = fx();
     const candidates = docs.slice(0, 30).map((pageContent, i) => new Document({ pageContent, metadata: { n: i }, id: `d${i}` }));
     const expected = await ref.rerank(query, docs.slice(0, 30));
     const retriever = new ContextualCompressionRetriever({ baseCompressor: new CrossrankRerank({ model: CROSS(), topN: 5 }), baseRetriever: new ListRetriever(candidates) });
@@ -65,7 +62,7 @@ describe('crossrank/langchain', () => {
   });
 
   it('maxChunksPerDoc scores long documents window by window, as CohereRerank’s option of that name', async () => {
-    const { ref, docs } = fx;
+    const { ref, docs } = fx();
     const texts = docs.slice(0, 10);
     const short = 'animal testing should be banned';
     const expected = await ref.rerank(short, texts, { chunking: { maxChunks: 2 } });
@@ -77,7 +74,7 @@ describe('crossrank/langchain', () => {
   });
 
   it('CrossrankEmbeddings gives BiEncoder.embed’s vectors, and serves MemoryVectorStore', async () => {
-    const { ref, refBi, docs, query } = fx;
+    const { ref, refBi, docs, query } = fx();
     const texts = docs.slice(0, 40);
     const flat = await refBi.embed(texts);
     const dim = refBi.dim;
@@ -95,7 +92,7 @@ describe('crossrank/langchain', () => {
   });
 
   it('CrossrankRetriever returns Collection.search’s hits as Documents; any search/retrieve function works', async () => {
-    const { query } = fx;
+    const { query } = fx();
     const reranker = await CrossEncoder.load(CROSS());
     try {
       const searchOptions = { first: 'bm25', candidates: 50, rerank: reranker };
@@ -123,7 +120,7 @@ describe('crossrank/langchain', () => {
   });
 
   it('signals cancel the scoring: the retriever’s invoke signal, the run’s signal, the compressor’s own', async () => {
-    const { pool, docs, query } = fx;
+    const { pool, docs, query } = fx();
     const all = docs.slice(0, 2000);
     // CrossrankRetriever.invoke(query, { signal }) over a Collection reranking 2000 candidates.
     const viaRetriever = await abortWhileScoring(pool, (signal) =>
@@ -151,7 +148,7 @@ describe('crossrank/langchain', () => {
   });
 
   it('bad arguments fail with typed errors', async () => {
-    const { query } = fx;
+    const { query } = fx();
     expect(errorOf(() => new CrossrankRerank({ model: 3 as unknown as string })).code).toBe('ERR_INVALID_ARG_TYPE');
     expect(errorOf(() => new CrossrankRerank({ model: CROSS(), topN: 0 })).code).toBe('ERR_OUT_OF_RANGE');
     expect(errorOf(() => new CrossrankRerank({ model: CROSS(), signal: 'stop' as unknown as AbortSignal })).code).toBe('ERR_INVALID_ARG_TYPE');
