@@ -6,7 +6,7 @@ import { embed, embedMany, rerank } from 'ai';
 import { embedMany as embedManyV6, rerank as rerankV6 } from 'ai-v6';
 import { NoSuchModelError } from '@ai-sdk/provider';
 import { CrossEncoder, RerankPool } from '../src/index.js';
-import { createCrossrank, crossrank, type RerankCallOptions } from '../src/integrations/ai-sdk.js';
+import { closeSharedModels, createCrossrank, crossrank, type RerankCallOptions } from '../src/integrations/ai-sdk.js';
 import { abortWhileScoring, BI, CROSS, useReferences } from './integrations-fixtures.js';
 import { errorOf, rejectionOf } from './helpers.js';
 
@@ -87,6 +87,11 @@ describe('crossrank/ai-sdk', () => {
     expect(p).toBeInstanceOf(RerankPool);
     expect(await crossrank.rerankingModel(CROSS(), { workers: 1, pool: true }).load()).toBe(p);
     expect(await crossrank.embeddingModel(BI()).load()).toBe(await crossrank.textEmbeddingModel(BI()).load());
+    // closeSharedModels releases them (pools closed); the next use loads afresh.
+    await closeSharedModels();
+    expect((await rejectionOf((a as CrossEncoder).score('q', ['x']))).code).toBe('ERR_DISPOSED');
+    expect((await rejectionOf((p as RerankPool).score('q', ['x']))).code).toBe('ERR_POOL_CLOSED');
+    expect(await crossrank.rerankingModel(CROSS()).load()).not.toBe(a);
   });
 
   it('object documents: rankFields picks fields; otherwise JSON text with a compatibility warning', async () => {

@@ -56,7 +56,10 @@ function shared<T extends CrossEncoder | RerankPool | BiEncoder>(kind: string, i
     p = load();
     loaded.set(key, p);
     // A failed load is not remembered: the next call tries again.
-    p.catch(() => loaded.delete(key));
+    const mine = p;
+    p.catch(() => {
+      if (loaded.get(key) === mine) loaded.delete(key);
+    });
   }
   return p;
 }
@@ -82,18 +85,23 @@ export function sharedEmbedder(model: string, options: BiEncoderOptions = {}): P
   return shared('bi', model, options, () => BiEncoder.load(model, options));
 }
 
-/** Dispose every model loaded through the adapters (pools are closed after their admitted work). */
+/**
+ * Dispose every model loaded through the adapters (pools close after their admitted work). Later
+ * calls load afresh. Every model is tried; the first failure (ERR_BUSY while a run is in flight) is thrown after.
+ */
 export async function closeSharedModels(): Promise<void> {
   const all = [...loaded.values()];
   loaded.clear();
   const models = await Promise.allSettled(all);
-  await Promise.all(
+  const closed = await Promise.allSettled(
     models.map(async (m) => {
       if (m.status !== 'fulfilled') return;
       if (m.value instanceof RerankPool) await m.value.close();
       else m.value.dispose();
     }),
   );
+  const failed = closed.find((c) => c.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 function isReranker(value: unknown): value is RerankerLike {
@@ -139,7 +147,7 @@ export function eitherSignal(a: AbortSignal | undefined, b: AbortSignal | undefi
 /**
  * Rank `docs` for `query` with `reranker`, best first, at most `topN`. crossrank's scorers rank every
  * document (they score them all anyway) so the truncation count covers all of them; other rerankers
- * get `topK` and every hint, and their answer is checked: indices in range and unique, finite scores.
+ * get `topK` and every hint, and their answer is checked: indices in range and distinct, scores numbers (not NaN).
  */
 export async function rankWith(reranker: RerankerLike, query: string, docs: string[], options: RerankCallOptions = {}): Promise<Ranking> {
   validateString(query, 'query');
