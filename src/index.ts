@@ -41,3 +41,7 @@ export {
 } from './collection/collection.js';
 export { LatencyPlanner, type Plan, type PlannerModel } from './pipeline/planner.js';
 export { createServer, type ServerOptions } from './server/server.js';
+export { type Reranker, type RerankerOptions } from './rerankers/types.js';
+export { type Candidate, type Retriever, type RetrieveOptions } from './retrievers/types.js';
+export { FunctionRetriever, functionRetriever, type RetrieveFunction } from './retrievers/fn.js';
+export { IndexRetriever, type IndexRetrieverOptions, type IndexDoc, type DocLookup, type Embedder } from './retrievers/index-retriever.js';
