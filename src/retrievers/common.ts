@@ -51,6 +51,14 @@ export function raceAbort<T>(work: Promise<T>, signal: AbortSignal | undefined, 
   });
 }
 
+/** Hybrid settings shared by the retrievers: depth per side (optional) and the RRF constant (default 60). */
+export function validateFusion(options: { depth?: unknown; rrfK?: unknown }): { depth: number | undefined; rrfK: number } {
+  if (options.depth !== undefined) validateInteger(options.depth, 'options.depth', 1, MAX_K);
+  const rrfK = options.rrfK ?? 60;
+  if (typeof rrfK !== 'number' || !(rrfK >= 0) || !Number.isFinite(rrfK)) throw invalidType('options.rrfK', 'a finite number >= 0', rrfK);
+  return { depth: options.depth as number | undefined, rrfK };
+}
+
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }

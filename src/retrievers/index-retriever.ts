@@ -8,8 +8,8 @@ import { Bm25Index } from '../index/bm25.js';
 import { FaissIndex, type SearchParams } from '../index/faiss-index.js';
 import { reciprocalRankFusion } from '../index/fusion.js';
 import { abortError } from '../inference/scorer.js';
-import { badResult, checkCandidates, MAX_K, validateRetrieve } from './common.js';
-import type { Candidate, RetrieveOptions, Retriever } from './types.js';
+import { badResult, checkCandidates, validateFusion, validateRetrieve } from './common.js';
+import type { Candidate, Embedder, RetrieveOptions, Retriever } from './types.js';
 
 /** What a lookup returns for one index number. */
 export interface IndexDoc {
@@ -26,11 +26,6 @@ export type DocLookup =
   | ReadonlyMap<number, IndexDoc>
   | readonly (IndexDoc | undefined)[]
   | ((keys: number[]) => readonly (IndexDoc | undefined)[] | Promise<readonly (IndexDoc | undefined)[]>);
-
-/** Turns texts into vectors (a BiEncoder does). */
-export interface Embedder {
-  embed(texts: readonly string[], options?: { signal?: AbortSignal }): Promise<Float32Array>;
-}
 
 export interface IndexRetrieverOptions {
   /** Dense search: FAISS ids are the lookup's numbers. */
@@ -77,13 +72,11 @@ export class IndexRetriever implements Retriever {
     validateOneOf(mode, 'options.mode', ['dense', 'bm25', 'hybrid'] as const);
     if (mode !== 'bm25' && !dense) throw new CrossrankError('ERR_NO_DENSE_INDEX', `options.mode '${mode}' needs options.dense`);
     if (mode !== 'dense' && !bm25) throw new CrossrankError('ERR_NO_BM25_INDEX', `options.mode '${mode}' needs options.bm25`);
-    if (options.depth !== undefined) validateInteger(options.depth, 'options.depth', 1, MAX_K);
-    const rrfK = options.rrfK ?? 60;
-    if (typeof rrfK !== 'number' || !(rrfK >= 0) || !Number.isFinite(rrfK)) throw invalidType('options.rrfK', 'a finite number >= 0', rrfK);
+    const { depth, rrfK } = validateFusion(options);
     this.#dense = dense;
     this.#bm25 = bm25;
     this.mode = mode;
-    this.#depth = options.depth;
+    this.#depth = depth;
     this.#rrfK = rrfK;
   }
 

@@ -26,3 +26,8 @@ export interface Retriever {
   /** The best (at most) `k` candidates for `query`, best first. */
   retrieve(query: string, options: RetrieveOptions): Promise<Candidate[]>;
 }
+
+/** Turns texts into vectors, one row of the result per text (a BiEncoder does). */
+export interface Embedder {
+  embed(texts: readonly string[], options?: { signal?: AbortSignal }): Promise<Float32Array>;
+}
