@@ -59,3 +59,11 @@ export {
   type PgPool,
   type PgPoolClient,
 } from './retrievers/pgvector.js';
+export {
+  LlmReranker,
+  LlmRerankError,
+  type LlmRerankerOptions,
+  type LlmRerankResult,
+  type LlmRerankStats,
+  type PromptParts,
+} from './rerankers/llm.js';
