@@ -2,7 +2,7 @@
 // the official `openai` client: the prompt sent, answer parsing that never loses or repeats a
 // document (adversarial answers, property-tested), retries/timeouts/abort, FIRST log-probabilities,
 // and an oracle on ArguAna that shows the sliding window bringing every relevant candidate up.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { inspect } from 'node:util';
 import fc from 'fast-check';
 import {
@@ -336,18 +336,19 @@ describe('LlmReranker: failures, retries, timeouts, abort and concurrency', () =
     const e = await rejectionOf(p);
     expect(e.code).toBe('ABORT_ERR');
     expect(e.name).toBe('AbortError');
-    await new Promise((r) => setTimeout(r, 50));
-    expect(server.dropped).toBe(1);
-    server.handler = () => ({ status: 429, headers: { 'retry-after': '60' } });
+    await vi.waitFor(() => expect(server.dropped).toBe(1), { timeout: 5000 });
     const ac2 = new AbortController();
+    server.handler = () => {
+      setTimeout(() => ac2.abort(), 20);  // while the client waits to retry
+      return { status: 429, headers: { 'retry-after': '60' } };
+    };
     const p2 = make({ retryMaxMs: 60_000 }).rerank('q', ['a', 'b'], { signal: ac2.signal });
-    setTimeout(() => ac2.abort(), 100);
     expect((await rejectionOf(p2)).code).toBe('ABORT_ERR');  // not after the 60 s the server asked for
     expect((await rejectionOf(make().rerank('q', ['a', 'b'], { signal: AbortSignal.abort() }))).code).toBe('ABORT_ERR');
   });
 
   it('maxConcurrency bounds requests in flight across rerank calls', async () => {
-    server.handler = (req) => ({ ...descending(req), delayMs: 30 });
+    server.handler = (req) => ({ ...descending(req), delayMs: 100 });
     const r = make({ maxConcurrency: 2 });
     const all = await Promise.all(Array.from({ length: 6 }, () => r.rerank('q', docsOf(3))));
     expect(all.every((x) => x.map((y) => y.index).join() === '2,1,0')).toBe(true);
