@@ -41,3 +41,29 @@ export {
 } from './collection/collection.js';
 export { LatencyPlanner, type Plan, type PlannerModel } from './pipeline/planner.js';
 export { createServer, type ServerOptions } from './server/server.js';
+export { type Reranker, type RerankerOptions } from './rerankers/types.js';
+export { type Candidate, type Embedder, type Retriever, type RetrieveOptions } from './retrievers/types.js';
+export { FunctionRetriever, functionRetriever, type RetrieveFunction } from './retrievers/fn.js';
+export { IndexRetriever, type IndexRetrieverOptions, type IndexDoc, type DocLookup } from './retrievers/index-retriever.js';
+export {
+  PgvectorRetriever,
+  createPgvectorIndex,
+  upsertPgvector,
+  type PgvectorRetrieverOptions,
+  type PgvectorIndexOptions,
+  type PgvectorTableOptions,
+  type PgvectorConnection,
+  type PgvectorDocument,
+  type UpsertOptions as PgvectorUpsertOptions,
+  type PgDistance,
+  type PgPool,
+  type PgPoolClient,
+} from './retrievers/pgvector.js';
+export {
+  LlmReranker,
+  LlmRerankError,
+  type LlmRerankerOptions,
+  type LlmRerankResult,
+  type LlmRerankStats,
+  type PromptParts,
+} from './rerankers/llm.js';
