@@ -2,7 +2,7 @@
 // with first-stage ranks, hybrid fusion and the latency planner.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -100,9 +100,10 @@ describe('Collection', () => {
     await expect(col.add([{ id: 'a', text: 'x' }, { id: 'a', text: 'y' }])).rejects.toThrow(/appears more than once/);
     await expect(col.add([{ id: 7, text: 'x' }] as never)).rejects.toThrow(/"docs\[0\].id"/);
     await col.close();
-    const files = readdirSync(dir).sort();
-    expect(files.filter((f) => f.endsWith('.faiss'))).toHaveLength(1);
-    expect(files).toContain('collection.json');
+    // The checkpoint's index file and the previous checkpoint's (kept for readers), no older ones.
+    const manifest = JSON.parse(readFileSync(join(dir, 'collection.json'), 'utf8')) as { seq: number; files: { faiss: string } };
+    expect(manifest.files.faiss).toBe(`vectors.${manifest.seq}.faiss`);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.faiss')).sort()).toEqual([`vectors.${manifest.seq - 1}.faiss`, manifest.files.faiss]);
   });
 
   it('IVF collection: gathers vectors until trainSize, searches them exactly meanwhile, then trains on all of them', async () => {
@@ -136,7 +137,8 @@ describe('Collection', () => {
     await reopened.close();
     const trained = await Collection.open(dir);
     expect(trained.pendingVectors).toBe(0);
-    expect(readdirSync(dir).filter((f) => f.endsWith('.faiss'))).toHaveLength(1);
+    // Training's checkpoint wrote the first index file; the add that trained then checkpointed once more.
+    expect(readdirSync(dir).filter((f) => f.endsWith('.faiss'))).toHaveLength(2);
     expect(await Promise.all(queries.map((q) => top(trained, q, 16)))).toEqual(exact);
     await trained.close();
     await flat.close();
