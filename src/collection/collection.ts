@@ -963,8 +963,8 @@ export class Collection {
       this.#refreshError = null;
       throw e;
     }
-    this.#refreshing ??= (async () => {
-      try {
+    if (!this.#refreshing) {
+      const run = (async () => {
         const stamp = Collection.#stamp(this.dir);
         if (readManifest(this.dir).seq === this.seq) {
           this.#manifestStamp = stamp;
@@ -973,10 +973,13 @@ export class Collection {
         this.#view = await Collection.#loadReaderView(this.dir, this.#db);
         this.#manifestStamp = stamp;
         return true;
-      } finally {
-        this.#refreshing = null;
-      }
-    })();
+      })();
+      this.#refreshing = run;
+      run.then(
+        () => (this.#refreshing = null),
+        () => (this.#refreshing = null),
+      );
+    }
     return this.#refreshing;
   }
 
@@ -1101,15 +1104,13 @@ export class Collection {
       const q = vecs.subarray(i * d.dim, (i + 1) * d.dim);
       const r = await search(q);
       const at = Array.from(r.ids, Number).indexOf(row.rowid);
-      if (at < 0) {
-        bad.push(`rowid ${row.rowid}: not among its own nearest vectors`);
-        continue;
-      }
-      if (!exact) continue;
       let self = 0;
       for (const x of q) self += x * x;
       const want = d.metric === 'ip' ? self : 0;
-      if (Math.abs(r.scores[at]! - want) > 1e-3 * Math.max(1, Math.abs(self))) bad.push(`rowid ${row.rowid}: stored vector differs from its text's (score ${r.scores[at]} vs ${want})`);
+      // Stored exactly, the document's own vector is its text's nearest, at the self-similarity.
+      if (exact && (at < 0 || Math.abs(r.scores[at]! - want) > 1e-3 * Math.max(1, self))) {
+        bad.push(`rowid ${row.rowid}: stored vector differs from its text's embedding (${at < 0 ? 'not among its nearest' : `score ${r.scores[at]}, expected ${want}`})`);
+      } else if (at < 0) bad.push(`rowid ${row.rowid}: not among the nearest vectors of its text's embedding`);
     }
     if (bad.length) problems.push({ part: v.trained ? 'dense' : 'pending', message: `${bad.length} of ${rows.length} sampled documents: ${bad.slice(0, 3).join('; ')}` });
     return rows.length;
@@ -1189,10 +1190,12 @@ export class Collection {
       if (options.efSearch !== undefined) params.efSearch = options.efSearch;
       const index = v.trained ? v.faiss! : v.staging;
       const total = v.trained ? v.denseCount : v.stagingCount;
+      // HNSW returns at most efSearch hits: widen the beam to what is asked (FAISS's default is 16).
+      const hnsw = index === v.faiss && /HNSW/.test(v.manifest.dense!.factory) && !/IVF/.test(v.manifest.dense!.factory);
       lists.push(
         index
           ? await this.#liveHits(total, v.trained ? v.stale : 0, candidates, cache, async (k) => {
-              const r = await index.search(q, k, index === v.faiss ? params : {});
+              const r = await index.search(q, k, index === v.faiss ? (hnsw ? { ...params, efSearch: Math.max(params.efSearch ?? 16, k) } : params) : {});
               return { rowids: Array.from(r.ids, Number), scores: r.scores };
             })
           : [],
