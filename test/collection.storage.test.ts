@@ -12,16 +12,10 @@ import Database from 'better-sqlite3';
 import { BiEncoder, Collection } from '../src/index.js';
 import { rejectionOf } from './helpers.js';
 import { requireShared } from './shared.js';
+import { doc, docs } from './fixtures/synthetic-docs.mjs';
 
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), `crossrank-${p}-`));
 const BI = () => requireShared('models/bert-tiny-bi');
-const words = 'river stone light music garden paper window bridge cloud forest engine silver harbor lantern meadow copper'.split(' ');
-/** Synthetic documents: distinct texts, each with a word of its own ("uniq<i>") to find it by. */
-const doc = (i: number, version = 0) => ({
-  id: `d${i}`,
-  text: `${Array.from({ length: 10 }, (_, j) => words[(i * 7 + j * 3 + version) % words.length]).join(' ')} uniq${i} v${version}`,
-});
-const docs = (from: number, to: number, version = 0) => Array.from({ length: to - from }, (_, i) => doc(from + i, version));
 const manifestOf = (dir: string) => JSON.parse(readFileSync(join(dir, 'collection.json'), 'utf8')) as Record<string, any>;
 /** Every file of a directory with its content hash, except SQLite's shared-memory index (-shm). */
 const snapshot = (dir: string) =>

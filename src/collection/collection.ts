@@ -815,20 +815,15 @@ export class Collection {
     faultPoint('checkpoint:manifest-renamed');
     v.manifest = manifest;
     this.#sinceCheckpoint = 0;
-    this.#db.prepare('DELETE FROM removed WHERE seq <= ?').run(seq);
+    if (this.#db.prepare('SELECT 1 FROM removed WHERE seq <= ? LIMIT 1').get(seq)) this.#db.prepare('DELETE FROM removed WHERE seq <= ?').run(seq);
     faultPoint('checkpoint:removed-deleted');
     // Keep this checkpoint's files and the previous one's (a reader may have just read the old
-    // manifest); anything older, and temporary files of interrupted writes, go.
+    // manifest); anything older, and temporary files of interrupted writes, go. (Not fsynced: a
+    // deletion undone by a power loss is done again by the next checkpoint.)
     const keep = new Set([...Object.values(files), ...Object.values(prev)].filter(Boolean));
-    let removedAny = false;
     for (const f of readdirSync(this.dir)) {
-      const index = /^(vectors|bm25)\.\d+\.(faiss|bin|ids)$/.test(f);
-      if ((index && !keep.has(f)) || /\.tmp-\d+$/.test(f)) {
-        rmSync(join(this.dir, f), { force: true });
-        removedAny = true;
-      }
+      if ((/^(vectors|bm25)\.\d+\.(faiss|bin|ids)$/.test(f) && !keep.has(f)) || /\.tmp-\d+$/.test(f)) rmSync(join(this.dir, f), { force: true });
     }
-    if (removedAny) fsyncDir(this.dir);
     faultPoint('checkpoint:files-deleted');
   }
 

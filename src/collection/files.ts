@@ -19,8 +19,11 @@ export function fsyncDir(dir: string): void {
   }
 }
 
-/** Write `path` so that a crash leaves the old content or the new, never a mix: temp, fsync, rename, fsync dir. */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+/**
+ * Write `path` so that a crash leaves the old content or the new, never a mix: temp, fsync, rename,
+ * fsync dir (`syncDir: false` leaves that to a caller who renames several files).
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array, options: { syncDir?: boolean } = {}): void {
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w');
   try {
@@ -30,7 +33,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     closeSync(fd);
   }
   renameSync(tmp, path);
-  fsyncDir(dirname(path));
+  if (options.syncDir ?? true) fsyncDir(dirname(path));
 }
 
 const MAGIC = Buffer.from('CRIDMAP1', 'latin1');
@@ -114,13 +117,13 @@ export class IdMap {
     return -1;
   }
 
-  /** Write to `path` durably (atomic replace). */
+  /** Write to `path` atomically; the caller fsyncs the directory. */
   save(path: string): void {
     const body = Buffer.alloc(HEADER + 8 * this.#n);
     MAGIC.copy(body, 0);
     body.writeBigUInt64LE(BigInt(this.#n), 8);
     for (let i = 0; i < this.#n; i++) body.writeBigInt64LE(BigInt(this.#ids[i]!), HEADER + 8 * i);
-    writeFileAtomic(path, Buffer.concat([body, createHash('sha256').update(body).digest()]));
+    writeFileAtomic(path, Buffer.concat([body, createHash('sha256').update(body).digest()]), { syncDir: false });
   }
 
   /** Read a file written by save(); a damaged one is ERR_CORRUPT_INDEX naming it and the fault. */
