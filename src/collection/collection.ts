@@ -32,7 +32,7 @@ import { Bm25Index, type Bm25Options } from '../index/bm25.js';
 import { FaissIndex, type Metric, type SearchParams } from '../index/faiss-index.js';
 import { reciprocalRankFusion } from '../index/fusion.js';
 import { LatencyPlanner, type Plan } from '../pipeline/planner.js';
-import { DB_FILE, guarded, openReader, openWriter } from './db.js';
+import { DB_FILE, guarded, openReader, openWriter, syncForCheckpoint } from './db.js';
 import { faultPoint } from './fault.js';
 import { fsyncDir, IdMap, writeFileAtomic } from './files.js';
 import { currentHolder, WriteLock, type LockHolder } from './lock.js';
@@ -762,9 +762,14 @@ export class Collection {
     }
     // Trained on a fresh index that nothing else touches: searches meanwhile use staging, and never
     // call a getter of an index busy training (it would wait for the training on the JS thread).
+    // On an even spread of at most as many vectors as FAISS's k-means would sample (256 per
+    // centroid, PQ codebooks included), and filled in slices: the addon copies each call's vectors
+    // on the JS thread.
     const fresh = FaissIndex.create(d.dim, d.factory, { metric: d.metric });
-    await fresh.train(all);
-    await fresh.add(all, ids);
+    await fresh.train(spread(all, d.dim, Math.max(256 * need, 65_536)));
+    for (let a = 0; a < ids.length; a += 16 * CHUNK) {
+      await fresh.add(all.subarray(a * d.dim, Math.min(ids.length, a + 16 * CHUNK) * d.dim), ids.subarray(a, a + 16 * CHUNK));
+    }
     v.faiss = fresh;
     v.trained = true;
     v.denseCount = ids.length;
@@ -782,7 +787,7 @@ export class Collection {
   async #clearPendingIfTrained(): Promise<void> {
     if (!this.#view.trained) return;
     const del = this.#db.prepare('DELETE FROM pending WHERE rowid IN (SELECT rowid FROM pending LIMIT ?)');
-    while (del.run(CHUNK * 8).changes > 0) {
+    while (del.run(CHUNK).changes > 0) {
       faultPoint('train:pending-deleted-part');
       await yieldToLoop();
     }
@@ -792,6 +797,7 @@ export class Collection {
   async #checkpoint(): Promise<void> {
     const v = this.#view;
     const seq = v.manifest.seq + 1;
+    syncForCheckpoint(this.#db, seq);
     // An untrained index holds nothing yet: its vectors are in `pending` until training.
     const files: CheckpointFiles = {
       faiss: v.faiss && v.trained ? `vectors.${seq}.faiss` : null,
@@ -805,13 +811,13 @@ export class Collection {
     if (v.bm25 && files.bm25 && files.bm25Ids) {
       await v.bm25.save(join(this.dir, files.bm25));
       faultPoint('checkpoint:bm25-written');
-      v.bm25Ids!.save(join(this.dir, files.bm25Ids));
+      await v.bm25Ids!.save(join(this.dir, files.bm25Ids));
       faultPoint('checkpoint:ids-written');
     }
-    fsyncDir(this.dir); // the index files' renames, before the manifest names them
+    await fsyncDir(this.dir); // the index files' renames, before the manifest names them
     const prev = v.manifest.files;
     const manifest: Manifest = { ...v.manifest, seq, files, stale: v.stale };
-    writeFileAtomic(join(this.dir, MANIFEST), JSON.stringify(manifest, null, 2));
+    await writeFileAtomic(join(this.dir, MANIFEST), JSON.stringify(manifest, null, 2));
     faultPoint('checkpoint:manifest-renamed');
     v.manifest = manifest;
     this.#sinceCheckpoint = 0;
@@ -1302,28 +1308,42 @@ export class Collection {
   }
 }
 
+/** At most `most` of the `dim`-wide rows of `all`, evenly spread (all of them when there are no more). */
+function spread(all: Float32Array, dim: number, most: number): Float32Array {
+  const n = all.length / dim;
+  if (n <= most) return all;
+  const out = new Float32Array(most * dim);
+  for (let i = 0; i < most; i++) {
+    const from = Math.floor((i * n) / most) * dim;
+    out.set(all.subarray(from, from + dim), i * dim);
+  }
+  return out;
+}
+
 /**
  * Pending vectors of live documents up to checkpoint `maxSeq`, in rowid order, read a chunk at a
- * time so a large set does not hold the event loop.
+ * time (copied as they come into arrays sized once) so a large set never holds the event loop for
+ * long. Ids come as a BigInt64Array, which FaissIndex takes without a per-id pass.
  */
-async function readPending(db: Database.Database, dim: number, maxSeq: number): Promise<{ ids: number[]; vectors: Float32Array }> {
-  const stmt = db.prepare(`SELECT p.rowid AS rowid, p.vec AS vec FROM pending p JOIN docs d ON d.rowid = p.rowid WHERE d.seq <= ? AND p.rowid > ? ORDER BY p.rowid LIMIT ${CHUNK * 8}`);
-  const ids: number[] = [];
-  const parts: Buffer[] = [];
+async function readPending(db: Database.Database, dim: number, maxSeq: number): Promise<{ ids: BigInt64Array; vectors: Float32Array }> {
+  const stmt = db.prepare(`SELECT p.rowid AS rowid, p.vec AS vec FROM pending p JOIN docs d ON d.rowid = p.rowid WHERE d.seq <= ? AND p.rowid > ? ORDER BY p.rowid LIMIT ${CHUNK}`);
+  const most = (db.prepare('SELECT count(*) AS n FROM pending').get() as { n: number }).n;
+  const ids = new BigInt64Array(most);
+  const bytes = new Uint8Array(most * dim * 4);
+  let n = 0;
   let after = 0;
   for (;;) {
     const rows = stmt.all(maxSeq, after) as { rowid: number; vec: Buffer }[];
     if (!rows.length) break;
+    if (n + rows.length > most) throw new CrossrankError('ERR_INTERNAL', 'pending vectors were added while they were read');
     for (const r of rows) {
       if (r.vec.length !== dim * 4) throw new CrossrankError('ERR_CORRUPT_COLLECTION', `pending vector of rowid ${r.rowid} has ${r.vec.length} bytes, expected ${dim * 4}`);
-      ids.push(r.rowid);
-      parts.push(r.vec);
+      ids[n] = BigInt(r.rowid);
+      bytes.set(r.vec, n * dim * 4);
+      n++;
     }
     after = rows[rows.length - 1]!.rowid;
     await yieldToLoop();
   }
-  const vectors = new Float32Array(ids.length * dim);
-  const bytes = new Uint8Array(vectors.buffer);
-  parts.forEach((p, i) => bytes.set(p, i * dim * 4));
-  return { ids, vectors };
+  return { ids: n === most ? ids : ids.slice(0, n), vectors: new Float32Array(bytes.buffer, 0, n * dim) };
 }

@@ -1,11 +1,14 @@
 /**
  * docs.sqlite: the documents (the source of truth every index is derived from).
  *
- * Journal: WAL with synchronous = FULL. WAL lets readers in other processes read while the writer
- * writes; FULL fsyncs the WAL at every commit, so a transaction that returned is on disk. With
- * NORMAL (WAL's usual setting) a power loss can roll back the last commits — among them rows a
- * checkpointed index file already holds, and the AUTOINCREMENT counter, so a rowid could be handed
- * out again and an old vector would name a new document.
+ * Journal: WAL, so readers in other processes read while the writer writes. Batches commit with
+ * synchronous = NORMAL (no fsync: a power loss may roll the last of them back), and every
+ * collection checkpoint first commits under synchronous = FULL (`syncForCheckpoint`), which fsyncs
+ * the WAL and with it every commit before. So no row an index file or manifest on disk refers to
+ * can be lost, nor the AUTOINCREMENT counter behind it (a rolled-back counter would hand an old
+ * vector's rowid to a new document); what a power loss can take is only work after the last
+ * checkpoint, which no index holds — and add() and remove() checkpoint before they return. The
+ * JS thread (better-sqlite3 is synchronous) waits for one fsync per checkpoint, not per batch.
  *
  * Schema 2 (this code): `docs.rowid` is AUTOINCREMENT, so document numbers are never reused.
  * Schema 1 (crossrank 0.1) reused the largest rowid after a delete; it is converted in place.
@@ -71,7 +74,7 @@ export function openWriter(root: string, onConverted: () => void = () => {}): { 
   try {
     return guarded(path, () => {
       db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
+      db.pragma('synchronous = NORMAL');
       const schema = schemaOf(db);
       if (schema > SCHEMA) throw new CrossrankError('ERR_COLLECTION_FORMAT', `${path} has schema ${schema}; this crossrank reads up to ${SCHEMA}`);
       let converted = false;
@@ -88,6 +91,16 @@ export function openWriter(root: string, onConverted: () => void = () => {}): { 
   } catch (e) {
     db.close();
     throw e;
+  }
+}
+
+/** Make every commit so far durable (one fsync of the WAL), before a checkpoint's files name its rows. */
+export function syncForCheckpoint(db: Database.Database, seq: number): void {
+  db.pragma('synchronous = FULL');
+  try {
+    db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('checkpoint', ?)").run(String(seq));
+  } finally {
+    db.pragma('synchronous = NORMAL');
   }
 }
 

@@ -5,17 +5,18 @@
  * itself is fsynced, so every rename here is followed by an fsync of its directory.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { open, rename } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { CrossrankError } from '../errors.js';
 
-/** Make the renames and deletions done in `dir` so far survive a power loss. */
-export function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
+/** Make the renames and deletions done in `dir` so far survive a power loss (off the JS thread). */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fd = await open(dir, 'r');
   try {
-    fsyncSync(fd);
+    await fd.sync();
   } finally {
-    closeSync(fd);
+    await fd.close();
   }
 }
 
@@ -23,17 +24,17 @@ export function fsyncDir(dir: string): void {
  * Write `path` so that a crash leaves the old content or the new, never a mix: temp, fsync, rename,
  * fsync dir (`syncDir: false` leaves that to a caller who renames several files).
  */
-export function writeFileAtomic(path: string, data: string | Uint8Array, options: { syncDir?: boolean } = {}): void {
+export async function writeFileAtomic(path: string, data: string | Uint8Array, options: { syncDir?: boolean } = {}): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
+  const fd = await open(tmp, 'w');
   try {
-    writeFileSync(fd, data);
-    fsyncSync(fd);
+    await fd.writeFile(data);
+    await fd.sync();
   } finally {
-    closeSync(fd);
+    await fd.close();
   }
-  renameSync(tmp, path);
-  if (options.syncDir ?? true) fsyncDir(dirname(path));
+  await rename(tmp, path);
+  if (options.syncDir ?? true) await fsyncDir(dirname(path));
 }
 
 const MAGIC = Buffer.from('CRIDMAP1', 'latin1');
@@ -118,12 +119,12 @@ export class IdMap {
   }
 
   /** Write to `path` atomically; the caller fsyncs the directory. */
-  save(path: string): void {
+  save(path: string): Promise<void> {
     const body = Buffer.alloc(HEADER + 8 * this.#n);
     MAGIC.copy(body, 0);
     body.writeBigUInt64LE(BigInt(this.#n), 8);
     for (let i = 0; i < this.#n; i++) body.writeBigInt64LE(BigInt(this.#ids[i]!), HEADER + 8 * i);
-    writeFileAtomic(path, Buffer.concat([body, createHash('sha256').update(body).digest()]), { syncDir: false });
+    return writeFileAtomic(path, Buffer.concat([body, createHash('sha256').update(body).digest()]), { syncDir: false });
   }
 
   /** Read a file written by save(); a damaged one is ERR_CORRUPT_INDEX naming it and the fault. */
