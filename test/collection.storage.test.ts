@@ -197,6 +197,14 @@ describe('format 1 (crossrank 0.1)', () => {
     expect(ro.code).toBe('ERR_COLLECTION_FORMAT');
     expect(ro.message).toMatch(/format 1; open the collection once for writing/);
     const v1Model = manifestOf(dir).dense.embedder.model as string;
+    // A writer killed right after converting the database (the manifest still says format 1)…
+    const script = `
+      import { BiEncoder, Collection } from ${JSON.stringify(join(import.meta.dirname, '../dist/index.js'))};
+      await Collection.open(${JSON.stringify(dir)}, { embedder: await BiEncoder.load(${JSON.stringify(BI())}) });`;
+    const died = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, CROSSRANK_FAULT: 'migrate:schema' } });
+    expect(died.signal).toBe('SIGKILL');
+    expect(manifestOf(dir).version).toBe(1);
+    // …and the next open finishes the migration.
     const col = keep(await Collection.open(dir, { embedder }));
     const m = manifestOf(dir);
     expect(m.version).toBe(2);

@@ -55,7 +55,8 @@ export interface CreateOptions {
   metric?: Metric;
   /**
    * For index kinds that must be trained (IVF, PQ): how many documents to gather before training
-   * on all of them. Until then the gathered vectors are searched exactly. Default
+   * on all of them (thinned evenly to FAISS's own k-means sample, max(256 × nlist, 65 536)). Until
+   * then the gathered vectors are searched exactly. Default
    * max(64 × nlist, 10 000). `collection.train()` trains earlier, on what is there.
    */
   trainSize?: number;
