@@ -767,7 +767,7 @@ export class Collection {
     // centroid, PQ codebooks included), and filled in slices: the addon copies each call's vectors
     // on the JS thread.
     const fresh = FaissIndex.create(d.dim, d.factory, { metric: d.metric });
-    await fresh.train(spread(all, d.dim, Math.max(256 * need, 65_536)));
+    await fresh.train(await spread(all, d.dim, Math.max(256 * need, 65_536)));
     for (let a = 0; a < ids.length; a += 16 * CHUNK) {
       await fresh.add(all.subarray(a * d.dim, Math.min(ids.length, a + 16 * CHUNK) * d.dim), ids.subarray(a, a + 16 * CHUNK));
     }
@@ -1309,14 +1309,18 @@ export class Collection {
   }
 }
 
-/** At most `most` of the `dim`-wide rows of `all`, evenly spread (all of them when there are no more). */
-function spread(all: Float32Array, dim: number, most: number): Float32Array {
+/**
+ * At most `most` of the `dim`-wide rows of `all`, evenly spread (all of them when there are no
+ * more), copied a slice at a time between turns of the event loop.
+ */
+async function spread(all: Float32Array, dim: number, most: number): Promise<Float32Array> {
   const n = all.length / dim;
   if (n <= most) return all;
   const out = new Float32Array(most * dim);
-  for (let i = 0; i < most; i++) {
+  for (let i = 0, o = 0; i < most; i++) {
     const from = Math.floor((i * n) / most) * dim;
-    out.set(all.subarray(from, from + dim), i * dim);
+    for (let j = 0; j < dim; j++) out[o++] = all[from + j]!;
+    if (i % (4 * CHUNK) === 4 * CHUNK - 1) await yieldToLoop();
   }
   return out;
 }
