@@ -5,7 +5,7 @@
  */
 import cliProgress from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
-import { Collection } from './collection/collection.js';
+import { Collection, type VerifyProblem, type VerifyReport } from './collection/collection.js';
 import { loadBeir } from './eval/datasets.js';
 import { evaluate, type Scores } from './eval/evaluate.js';
 import { CrossEncoder } from './inference/cross-encoder.js';
@@ -116,7 +116,7 @@ program
   .option('--rerank <model>', 'cross-encoder: a model directory or a Hugging Face id')
   .option('--budget <ms>', 'latency budget: rerank only what fits', Number)
   .action(async (dir: string, words: string[], o: { first?: 'bm25' | 'dense' | 'hybrid'; candidates: number; topK: number; rerank?: string; budget?: number }) => {
-    const col = await Collection.open(dir);
+    const col = await Collection.open(dir, { readOnly: true, refreshIntervalMs: 0 });
     const ce = await loadReranker(o.rerank);
     const res = await col.search(words.join(' '), {
       candidates: o.candidates,
@@ -148,7 +148,7 @@ program
   .option('--json', 'print the whole report (with per-query scores) as JSON')
   .action(async (beirDir: string, dir: string, o: { first: 'bm25' | 'dense' | 'hybrid'; queries?: number; rerank?: string; candidates: number; json?: boolean }) => {
     const data = loadBeir(beirDir);
-    const col = await Collection.open(dir);
+    const col = await Collection.open(dir, { readOnly: true, refreshIntervalMs: 0 });
     const ce = await loadReranker(o.rerank);
     const bar = progress('evaluating');
     const report = await evaluate(col, data, {
@@ -171,6 +171,41 @@ program
     console.log(row('stage', cols));
     console.log(row(report.first, nums(report.firstStage)));
     if (report.reranked) console.log(row(`${report.first} + rerank`, nums(report.reranked)));
+  });
+
+program
+  .command('verify')
+  .description('check SQLite against every index (counts, id maps, a sample of vectors re-embedded); exit 1 when something is wrong')
+  .argument('<collection-dir>')
+  .option('--repair', 'rebuild every index from SQLite when something is wrong (opens the collection for writing)')
+  .option('--sample <n>', 'documents re-embedded and compared with their stored vectors', (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('--sample must be an integer >= 0');
+    return n;
+  }, 32)
+  .option('--json', 'print the report as JSON')
+  .action(async (dir: string, o: { repair?: boolean; sample: number; json?: boolean }) => {
+    const col = await Collection.open(dir, o.repair ? {} : { readOnly: true, refreshIntervalMs: 0 });
+    let report: VerifyReport;
+    try {
+      report = await col.verify({ sample: o.sample, repair: Boolean(o.repair) });
+    } finally {
+      await col.close();
+    }
+    if (o.json) console.log(JSON.stringify(report));
+    else {
+      const list = (ps: VerifyProblem[]) => ps.map((p) => `  ${p.part}: ${p.message}`).join('\n');
+      if (report.repaired) console.log(`repaired: rebuilt every index from SQLite; it had ${report.repaired.length} problem(s):\n${list(report.repaired)}`);
+      const c = report.checked;
+      const parts = [
+        c.bm25 && `BM25 ${c.bm25.live} live of ${c.bm25.entries}`,
+        c.dense && `dense ${c.dense.vectors} vectors (${c.dense.stale} stale${c.dense.enumerated ? ', every id listed' : ''}, ${c.dense.sampled} re-embedded)`,
+        c.pending && `pending ${c.pending.vectors} vectors (${c.pending.sampled} re-embedded)`,
+      ].filter(Boolean);
+      console.log(`${report.ok ? 'ok' : 'PROBLEMS'}: checkpoint ${report.seq}, ${report.documents} documents; ${parts.join('; ')}`);
+      if (!report.ok) console.log(list(report.problems));
+    }
+    if (!report.ok) process.exitCode = 1;
   });
 
 program
@@ -200,7 +235,7 @@ program
     } finally {
       d.stop();
     }
-    const collection = o.collection ? await Collection.open(o.collection) : undefined;
+    const collection = o.collection ? await Collection.open(o.collection, { readOnly: true }) : undefined;
     const app = await createServer({
       ...(reranker ? { reranker } : {}),
       ...(embedder ? { embedder } : {}),

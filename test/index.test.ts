@@ -2,7 +2,7 @@
 // (ArguAna nDCG against Pyserini's published figure, analyzer, persistence), and RRF.
 import { describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Bm25Index, CrossrankError, FaissIndex, loadBeir, mean, ndcgAt, reciprocalRankFusion } from '../src/index.js';
@@ -142,18 +142,24 @@ describe('FaissIndex', () => {
     await small.add(v);
     await small.save(path);
     const before = await small.search(v.subarray(0, 128 * 5), 3);
-    const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures/save-victim.mjs'), path, '400000']);
-    await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('saving') && resolve()));
-    await new Promise((r) => setTimeout(r, 150));
+    const child = spawn(process.execPath, [join(import.meta.dirname, 'fixtures/save-victim.mjs'), path, '20000']);
+    await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
+    // The save writes to <path>.tmp-<pid>: make that a named pipe, so the write stops, mid-file,
+    // when the pipe is full and nobody drains it — independent of disk speed.
+    execFileSync('mkfifo', [`${path}.tmp-${child.pid}`]);
+    child.stdin.write('save\n');
+    const pipe = createReadStream(`${path}.tmp-${child.pid}`, { highWaterMark: 4096 });
+    const head = await new Promise<Buffer>((resolve) => pipe.once('data', (d) => resolve(d as Buffer)));
+    pipe.pause(); // the writer is now inside write_index, blocked on a full pipe
+    expect(head.length).toBeGreaterThan(0);
     child.kill('SIGKILL');
     await new Promise((r) => child.on('exit', r));
-    // Either the old file or a complete new one is there, never a torn one; here the victim never
-    // finishes a 200 MB write in 150 ms, so it is the old one.
+    pipe.destroy();
     const back = await FaissIndex.load(path);
     expect(back.ntotal).toBe(100);
     const after = await back.search(v.subarray(0, 128 * 5), 3);
     expect(after.ids).toEqual(before.ids);
-    expect(readdirSync(dir).some((f) => f.includes('.tmp-'))).toBe(true);  // the torn temporary file
+    expect(readdirSync(dir).sort()).toEqual(['index.faiss', `index.faiss.tmp-${child.pid}`]); // the torn temporary file
   }, 60_000);
 
   it('rejects mismatched dimensions, wrong dtypes, bad factories and misplaced knobs', async () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BatchError, CrossrankError, Tokenizer } from '../src/index.js';
 import { requireShared } from './shared.js';
+import { errorOf, rejectionOf } from './helpers.js';
 
 const dir = () => requireShared('fixtures/tokenizers/bert-uncased');
 
@@ -38,11 +39,7 @@ describe('Tokenizer API and errors', () => {
     expect(() => t.encode('a', null, { maxLength: 0 })).toThrow(RangeError);
     expect(() => t.encode('a', null, { maxLength: 1.5 })).toThrow(/options.maxLength/);
     expect(() => t.encode('a', null, { truncation: 'middle' as never })).toThrow(/options.truncation/);
-    try {
-      t.encode(undefined as never);
-    } catch (e) {
-      expect((e as { code: string }).code).toBe('ERR_INVALID_ARG_TYPE');
-    }
+    expect(errorOf(() => t.encode(undefined as never)).code).toBe('ERR_INVALID_ARG_TYPE');
     expect(() => t.decode('abc' as never)).toThrow(TypeError);
     expect(() => Tokenizer.fromFile(5 as never)).toThrow(TypeError);
   });
@@ -82,16 +79,12 @@ describe('Tokenizer API and errors', () => {
     const t = Tokenizer.fromDirectory(dir());
     const long = 'word '.repeat(50);
     const p = t.encodeBatch([['a b c d e f g h', long], ['x', 'y'], 'single'], { maxLength: 8, truncation: 'only_first' });
-    await expect(p).rejects.toBeInstanceOf(BatchError);
-    try {
-      await p;
-    } catch (e) {
-      const be = e as BatchError<unknown>;
-      expect(be.failures.map((f) => [f.index, f.code])).toEqual([[0, 'ERR_TRUNCATION']]);
-      expect(be.results[0]).toBeNull();
-      expect(be.results[1]).not.toBeNull();
-      expect(be.results[2]).not.toBeNull();
-    }
+    const be = (await rejectionOf(p)) as BatchError<unknown>;
+    expect(be).toBeInstanceOf(BatchError);
+    expect(be.failures.map((f) => [f.index, f.code])).toEqual([[0, 'ERR_TRUNCATION']]);
+    expect(be.results[0]).toBeNull();
+    expect(be.results[1]).not.toBeNull();
+    expect(be.results[2]).not.toBeNull();
   });
 
   it('an empty sequence cannot absorb only_first truncation: a clear per-item error', () => {
