@@ -103,7 +103,7 @@ void trim_scratch(V& v) {
 }
 }  // namespace
 
-Encoding Tokenizer::encode_sequence(std::string_view text, int32_t type_id, bool utf16_offsets) const {
+Encoding Tokenizer::encode_sequence(std::string_view text, int32_t type_id, bool utf16_offsets, size_t stop_at) const {
   thread_local std::vector<char32_t> cps;
   thread_local std::vector<Token> toks;
   thread_local PreTokenizer::Ranges ranges;
@@ -116,33 +116,45 @@ Encoding Tokenizer::encode_sequence(std::string_view text, int32_t type_id, bool
     if (p.token < 0 && normalizer_) normalizer_->normalize(p.s);
   added_.split(pieces, true);
   toks.clear();
-  toks.reserve(cps.size() / 3 + 4);
-  const bool words = model_->whole_word_lengths();
-  std::vector<uint32_t> word_starts;
-  auto word = [&] {
-    if (words) word_starts.push_back(static_cast<uint32_t>(toks.size()));
-  };
-  for (const auto& p : pieces) {
+  toks.reserve(std::min(cps.size() / 3 + 4, stop_at ? stop_at + 64 : ~size_t{0}));
+  Model::Words words;
+  bool more = false;  // reading stopped before the end of the text
+  // One word (pre-token) read: stop once the tokens reach stop_at, as Hugging Face does.
+  auto reached = [&] { return stop_at && toks.size() >= stop_at; };
+  for (size_t pi = 0; pi < pieces.size() && !more; ++pi) {
+    const Piece& p = pieces[pi];
+    const bool last_piece = pi + 1 == pieces.size();
     if (p.token >= 0) {
-      word();
       toks.push_back(Token{p.token, p.s.orig_start(0), p.s.empty() ? 0 : p.s.o1.back()});
       continue;
     }
     if (!pretokenizer_) {
-      word();
+      if (p.s.empty()) continue;
+      const auto first = static_cast<uint32_t>(toks.size());
       model_->tokenize(p.s, toks);
+      words.emplace_back(first, static_cast<uint32_t>(toks.size()));
+      more = reached() && !last_piece;
       continue;
     }
     const bool at_start = !p.s.empty() && p.s.o0[0] == 0;
     ranges.clear();
     if (pretokenizer_->ranges(p.s, at_start, ranges)) {  // cut in place: no copies of the words
-      model_->tokenize_ranges(p.s, ranges, toks, words ? &word_starts : nullptr);
+      const size_t before = words.size();
+      const size_t read = model_->tokenize_ranges(p.s, ranges, toks, &words, stop_at);
+      const bool hit = words.size() > before && stop_at && words.back().second >= stop_at;
+      more = hit && (read < ranges.size() || !last_piece);
     } else {
       parts.clear();
       pretokenizer_->split(p.s, at_start, parts);
-      for (const auto& part : parts) {
-        word();
-        model_->tokenize(part, toks);
+      for (size_t k = 0; k < parts.size(); ++k) {
+        if (parts[k].empty()) continue;
+        const auto first = static_cast<uint32_t>(toks.size());
+        model_->tokenize(parts[k], toks);
+        words.emplace_back(first, static_cast<uint32_t>(toks.size()));
+        if (reached()) {
+          more = k + 1 < parts.size() || !last_piece;
+          break;
+        }
       }
     }
   }
@@ -159,62 +171,70 @@ Encoding Tokenizer::encode_sequence(std::string_view text, int32_t type_id, bool
   e.ids.reserve(toks.size());
   for (const auto& t : toks)
     e.push(t.id, type_id, 0, static_cast<int8_t>(type_id), astral ? u16[t.start] : t.start, astral ? u16[t.end] : t.end);
-  e.word_starts = std::move(word_starts);
+  e.words = std::move(words);
+  e.truncated = more;
   trim_scratch(cps);
   trim_scratch(toks);
   trim_scratch(parts);
   return e;
 }
 
-void truncate_pair(Encoding& a, Encoding* b, size_t max_length, Truncation strategy, size_t stride, bool from_left,
-                   size_t full_max_length) {
-  if (max_length == 0) {
-    a.truncate(0, stride, from_left);
-    if (b) b->truncate(0, stride, from_left);
-    return;
+size_t Tokenizer::stop_at(const EncodeOptions& o, bool second) {
+  if (!o.truncate || o.overflow || o.from_left) return 0;
+  return (second || o.strategy != Truncation::OnlySecond) ? o.max_length : 0;
+}
+
+size_t seen_length(const Encoding& e, size_t limit, bool from_left) {
+  const size_t n = e.size();
+  if (n <= limit) return n;
+  const auto& w = e.words;
+  if (!from_left) {
+    // The first word whose end reaches the limit.
+    auto it = std::lower_bound(w.begin(), w.end(), limit, [](const auto& x, size_t v) { return x.second < v; });
+    return it == w.end() ? n : it->second;
   }
-  const size_t total = a.size() + (b ? b->size() : 0);
-  if (total <= max_length) return;
-  const size_t to_remove = total - max_length;
-  if (strategy == Truncation::LongestFirst) {
-    if (!b) {
-      a.truncate(total - to_remove, stride, from_left);
-      return;
-    }
-    // Which side is longer is decided on lengths as Hugging Face's tokenizers sees them: it stops
-    // tokenizing a sequence once it holds full_max_length tokens, at the end of the word that
-    // crosses it for WordPiece (whole words), exactly there for the other models. So two long
-    // sequences compare equal (no swap) unless a WordPiece word runs further past the limit.
-    auto seen = [&](const Encoding& e) {
-      const size_t n = e.size();
-      if (n <= full_max_length) return n;
-      if (e.word_starts.empty()) return full_max_length;
-      auto it = std::lower_bound(e.word_starts.begin(), e.word_starts.end(), static_cast<uint32_t>(full_max_length));
-      return it == e.word_starts.end() ? n : static_cast<size_t>(*it);
-    };
-    size_t n1 = seen(a), n2 = seen(*b);
-    bool swap = n1 > n2;
+  // From the end: the last word that starts at or before n - limit.
+  auto it = std::upper_bound(w.begin(), w.end(), n - limit, [](size_t v, const auto& x) { return v < x.first; });
+  return it == w.begin() ? n : n - std::prev(it)->first;
+}
+
+void truncate_pair(Encoding& a, Encoding* b, size_t room, const EncodeOptions& o) {
+  // The lengths Hugging Face holds: the sequences its strategy may cut are read only up to
+  // max_length tokens (whole words); the others in full.
+  const bool cut_a = o.strategy != Truncation::OnlySecond;
+  size_t na = cut_a ? seen_length(a, o.max_length, o.from_left) : a.size();
+  size_t nb = b ? seen_length(*b, o.max_length, o.from_left) : 0;
+  auto apply = [&](size_t ta, size_t tb) {
+    a.truncate(ta, o.stride, o.from_left, o.overflow, o.max_windows);
+    if (b) b->truncate(tb, o.stride, o.from_left, o.overflow, o.max_windows);
+  };
+  if (room == 0) return apply(0, 0);
+  const size_t total = na + nb;
+  if (total <= room) return apply(na, nb);
+  const size_t to_remove = total - room;
+  if (o.strategy == Truncation::LongestFirst) {
+    if (!b) return apply(total - to_remove, 0);
+    size_t n1 = na, n2 = nb;
+    const bool swap = n1 > n2;
     if (swap) std::swap(n1, n2);
-    if (n1 > max_length) n2 = n1;
-    else n2 = std::max(n1, max_length - n1);
-    if (n1 + n2 > max_length) {
-      n1 = max_length / 2;
-      n2 = n1 + max_length % 2;
+    if (n1 > room) n2 = n1;
+    else n2 = std::max(n1, room - n1);
+    if (n1 + n2 > room) {
+      n1 = room / 2;
+      n2 = n1 + room % 2;
     }
     if (swap) std::swap(n1, n2);
-    a.truncate(n1, stride, from_left);
-    b->truncate(n2, stride, from_left);
-    return;
+    return apply(n1, n2);
   }
-  Encoding* target = strategy == Truncation::OnlyFirst ? &a : b;
-  if (!target)
-    throw Error("ERR_TRUNCATION", "truncation strategy only_second needs a second sequence");
-  if (target->size() <= to_remove)
-    throw Error("ERR_TRUNCATION", std::string("the ") + (strategy == Truncation::OnlyFirst ? "first" : "second") +
-                                      " sequence (" + std::to_string(target->size()) + " tokens) is too short to remove " +
-                                      std::to_string(to_remove) + " tokens and respect max_length " +
-                                      std::to_string(max_length));
-  target->truncate(target->size() - to_remove, stride, from_left);
+  const bool first = o.strategy == Truncation::OnlyFirst;
+  if (!first && !b) throw Error("ERR_TRUNCATION", "truncation strategy only_second needs a second sequence");
+  const size_t target = first ? na : nb;
+  if (target <= to_remove)
+    throw Error("ERR_TRUNCATION", std::string("the ") + (first ? "first" : "second") + " sequence (" + std::to_string(target) +
+                                      " tokens) is too short to remove " + std::to_string(to_remove) +
+                                      " tokens and respect max_length " + std::to_string(room));
+  if (first) apply(na - to_remove, nb);
+  else apply(na, nb - to_remove);
 }
 
 Encoding Tokenizer::finish(Encoding a, Encoding* b, const EncodeOptions& o) const {
@@ -223,17 +243,27 @@ Encoding Tokenizer::finish(Encoding a, Encoding* b, const EncodeOptions& o) cons
     if (n_added > o.max_length)
       throw Error("ERR_TRUNCATION", "max_length " + std::to_string(o.max_length) + " leaves no room: " +
                                         std::to_string(n_added) + " special tokens are added");
-    truncate_pair(a, b, o.max_length - n_added, o.strategy, o.stride, o.from_left, o.max_length);
+    truncate_pair(a, b, o.max_length - n_added, o);
+    if (b && o.overflow && !a.overflowing.empty() && !b->overflowing.empty()) {
+      const size_t rows = (a.overflowing.size() + 1) * (b->overflowing.size() + 1);
+      if (rows > kMaxPairWindows)
+        throw Error("ERR_TOO_MANY_WINDOWS", "both sides of the pair overflow: their windows combine into " + std::to_string(rows) +
+                                                " rows (more than " + std::to_string(kMaxPairWindows) +
+                                                "); use a larger max_length, a smaller stride, or only_first / only_second");
+    }
   }
-  a.word_starts = {};
-  if (b) b->word_starts = {};
-  return post_process(processor_.get(), std::move(a), b, o.add_special_tokens);
+  const bool cut = a.truncated || (b && b->truncated);
+  a.words = {};
+  if (b) b->words = {};
+  Encoding out = post_process(processor_.get(), std::move(a), b, o.add_special_tokens);
+  out.truncated = cut;
+  return out;
 }
 
 Encoding Tokenizer::encode(std::string_view a, const std::string_view* b, const EncodeOptions& o) const {
-  Encoding ea = encode_sequence(a, 0, o.utf16_offsets);
+  Encoding ea = encode_sequence(a, 0, o.utf16_offsets, stop_at(o, false));
   if (!b) return finish(std::move(ea), nullptr, o);
-  Encoding eb = encode_sequence(*b, 1, o.utf16_offsets);
+  Encoding eb = encode_sequence(*b, 1, o.utf16_offsets, stop_at(o, true));
   return finish(std::move(ea), &eb, o);
 }
 

@@ -36,21 +36,30 @@ class Model {
   virtual void tokenize_range(const NStr& s, size_t a, size_t b, std::vector<Token>& out) const {
     tokenize(s.slice(a, b), out);
   }
-  // Every range of s as its own word; records where each word's tokens begin when asked.
+  // Every range of s as its own word (a pre-token). Records each word's token range in `words`
+  // when given; stops after the first word whose tokens reach `stop_at` in `out` (0: never), as
+  // Hugging Face stops reading a sequence under truncation. Returns how many ranges were read.
   using Ranges = std::vector<std::pair<uint32_t, uint32_t>>;
-  virtual void tokenize_ranges(const NStr& s, const Ranges& ranges, std::vector<Token>& out,
-                               std::vector<uint32_t>* word_starts) const {
-    for (auto [a, b] : ranges) {
-      if (word_starts) word_starts->push_back(static_cast<uint32_t>(out.size()));
-      tokenize_range(s, a, b, out);
-    }
+  using Words = std::vector<std::pair<uint32_t, uint32_t>>;
+  virtual size_t tokenize_ranges(const NStr& s, const Ranges& ranges, std::vector<Token>& out, Words* words,
+                                 size_t stop_at) const {
+    return read_words(ranges, out, words, stop_at, [&](size_t a, size_t b) { tokenize_range(s, a, b, out); });
   }
-  // True when a pair truncated with longest_first is measured the way Hugging Face measures
-  // WordPiece output (see Tokenizer::finish).
-  virtual bool whole_word_lengths() const { return false; }
   const Vocab& vocab() const { return vocab_; }
 
  protected:
+  // The loop of tokenize_ranges around `one(a, b)`, which appends the tokens of chars [a, b).
+  template <typename F>
+  static size_t read_words(const Ranges& ranges, std::vector<Token>& out, Words* words, size_t stop_at, F&& one) {
+    for (size_t i = 0; i < ranges.size(); ++i) {
+      const auto first = static_cast<uint32_t>(out.size());
+      one(ranges[i].first, ranges[i].second);
+      if (words) words->emplace_back(first, static_cast<uint32_t>(out.size()));
+      if (stop_at && out.size() >= stop_at) return i + 1;
+    }
+    return ranges.size();
+  }
+
   Vocab vocab_;
 };
 

@@ -32,19 +32,14 @@ class WordPiece : public Model {
 
   void tokenize(const NStr& piece, std::vector<Token>& out) const override { tokenize_range(piece, 0, piece.size(), out); }
 
-  bool whole_word_lengths() const override { return true; }
-
   void tokenize_range(const NStr& s, size_t a, size_t b, std::vector<Token>& out) const override {
     word(s, a, b, scratch(), out);
   }
 
-  void tokenize_ranges(const NStr& s, const Ranges& ranges, std::vector<Token>& out,
-                       std::vector<uint32_t>* word_starts) const override {
+  size_t tokenize_ranges(const NStr& s, const Ranges& ranges, std::vector<Token>& out, Words* words,
+                         size_t stop_at) const override {
     Scratch& sc = scratch();  // one thread-local lookup per text, not per word
-    for (auto [a, b] : ranges) {
-      if (word_starts) word_starts->push_back(static_cast<uint32_t>(out.size()));
-      word(s, a, b, sc, out);
-    }
+    return read_words(ranges, out, words, stop_at, [&](size_t a, size_t b) { word(s, a, b, sc, out); });
   }
 
  private:
