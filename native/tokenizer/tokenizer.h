@@ -2,6 +2,7 @@
 // truncation -> post-processor; and decode. Immutable after load, so safe to share across threads.
 #pragma once
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -73,6 +74,10 @@ class Tokenizer {
   int32_t pad_id() const { return pad_id_; }
 
  private:
+  static constexpr size_t kMaxJsonDepth = 128;        // as serde_json's recursion limit
+  static constexpr uint64_t kMaxFileBytes = 1ull << 30;
+  void read_added_tokens(const nlohmann::json& list);
+
   std::unique_ptr<Normalizer> normalizer_;
   std::unique_ptr<PreTokenizer> pretokenizer_;
   std::unique_ptr<Model> model_;

@@ -18,13 +18,21 @@ struct StrHash {
 };
 using StrMap = std::unordered_map<std::string, int32_t, StrHash, std::equal_to<>>;
 
-// Token strings by id, and ids by string (`ids` to iterate, `index` for the hot lookups).
+// Token strings by id, and ids by string (`ids` to iterate, `index` for the hot lookups). Ids may
+// have holes, as Hugging Face allows: dense ids live in a vector, far outliers in a map.
 struct Vocab {
   StrMap ids;
   StrIndex index;
-  std::vector<std::string> tokens;
   int32_t find(std::string_view s) const { return index.find(s); }
   void add(const std::string& s, int32_t id);
+  // The token of an id, or nullptr for an id no token has.
+  const std::string* token(int32_t id) const;
+  size_t size() const { return ids.size(); }
+
+ private:
+  std::vector<std::string> dense_;
+  std::vector<uint8_t> used_;
+  std::unordered_map<int32_t, std::string> sparse_;
 };
 
 class Model {
@@ -46,6 +54,8 @@ class Model {
     return read_words(ranges, out, words, stop_at, [&](size_t a, size_t b) { tokenize_range(s, a, b, out); });
   }
   const Vocab& vocab() const { return vocab_; }
+  // Token count as Hugging Face's get_vocab_size (Unigram counts its list, duplicates included).
+  virtual size_t size() const { return vocab_.size(); }
 
  protected:
   // The loop of tokenize_ranges around `one(a, b)`, which appends the tokens of chars [a, b).
@@ -63,11 +73,15 @@ class Model {
   Vocab vocab_;
 };
 
-// "model" of tokenizer.json; the type is inferred for old files without "type".
+// "model" of tokenizer.json. Old files without "type" get the first model whose fields they hold,
+// tried in Hugging Face's order (BPE, WordPiece, WordLevel, Unigram).
 std::unique_ptr<Model> make_model(const nlohmann::json& j);
 std::unique_ptr<Model> make_wordpiece(const nlohmann::json& j);
+std::unique_ptr<Model> make_wordlevel(const nlohmann::json& j);
 std::unique_ptr<Model> make_bpe(const nlohmann::json& j);
 std::unique_ptr<Model> make_unigram(const nlohmann::json& j);
+// A {token: id} object, as BPE, WordPiece and WordLevel store their vocabulary.
+void read_vocab_map(const nlohmann::json& model, Vocab& v);
 
 // UTF-8 of a piece plus the char index of every byte (and of the end), for byte-ranged models.
 struct Utf8Piece {
