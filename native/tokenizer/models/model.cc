@@ -29,7 +29,7 @@ void Vocab::add(const std::string& s, int32_t id) {
 const std::string* Vocab::token(int32_t id) const {
   if (id < 0) return nullptr;
   const auto at = static_cast<size_t>(id);
-  if (at < dense_.size()) return used_[at] ? &dense_[at] : nullptr;
+  if (at < dense_.size() && used_[at]) return &dense_[at];
   auto it = sparse_.find(id);
   return it == sparse_.end() ? nullptr : &it->second;
 }
