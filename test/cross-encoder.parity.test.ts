@@ -167,3 +167,147 @@ describe('CrossEncoder exactness (bert-tiny-cross)', () => {
     expect(Array.from(alone)).toEqual(Array.from(among200.subarray(0, 10)));
   });
 });
+
+/** transformers.js logits for rows of ids, padded with `pad` and masked, in batches of 16. */
+async function tjsLogits(model: { (x: Record<string, unknown>): Promise<{ logits: { data: Float32Array } }> }, rows: number[][], pad: number): Promise<Float32Array> {
+  const { Tensor } = await import('@huggingface/transformers');
+  const out = new Float32Array(rows.length);
+  for (let i = 0; i < rows.length; i += 16) {
+    const part = rows.slice(i, i + 16);
+    const cols = Math.max(...part.map((r) => r.length));
+    const ids = new BigInt64Array(part.length * cols).fill(BigInt(pad));
+    const mask = new BigInt64Array(part.length * cols);
+    part.forEach((r, k) => r.forEach((id, j) => {
+      ids[k * cols + j] = BigInt(id);
+      mask[k * cols + j] = 1n;
+    }));
+    const res = await model({
+      input_ids: new Tensor('int64', ids, [part.length, cols]),
+      attention_mask: new Tensor('int64', mask, [part.length, cols]),
+    });
+    out.set(res.logits.data, i);
+  }
+  return out;
+}
+
+describe('CrossEncoder exactness (XLM-RoBERTa shape: no token_type_ids, offset positions, Unigram)', () => {
+  let dir: string;
+  let pairs: [string, string][];
+  let fitting: [string, string][];
+  let long: [string, string][];
+  let fp32: CrossEncoder;
+  let ref: InstanceType<typeof hf.Tokenizer>;
+  let tjs: Awaited<ReturnType<typeof import('@huggingface/transformers')['AutoModelForSequenceClassification']['from_pretrained']>>;
+
+  beforeAll(async () => {
+    const { xlmrCross } = await import('../bench/xlmr.js');
+    dir = xlmrCross('tiny') ?? requireShared('fixtures/tokenizers/unigram/tokenizer.json');
+    pairs = arguanaPairs(loadBeir(requireShared('fixtures/ir/beir-arguana')), 3);
+    fp32 = await CrossEncoder.load(dir, { activation: 'none', cache: false });
+    ref = hf.Tokenizer.fromFile(join(dir, 'tokenizer.json'));
+    const lens = await fp32.tokenizer.encodeBatch(pairs, { truncation: false });
+    fitting = pairs.filter((_, i) => lens[i]!.ids.length <= 512);
+    long = pairs.filter((_, i) => lens[i]!.ids.length > 512);
+    const { AutoModelForSequenceClassification } = await import('@huggingface/transformers');
+    tjs = await AutoModelForSequenceClassification.from_pretrained(dir, { local_files_only: true, dtype: 'fp32' });
+  }, 120_000);
+
+  it('is XLM-R shaped: no token_type_ids input, 512 usable positions of 514, pairs as <s> A </s></s> B </s>', async () => {
+    const session = await ort.InferenceSession.create(join(dir, 'onnx/model.onnx'));
+    expect(session.inputNames).toEqual(['input_ids', 'attention_mask']);
+    await session.release();
+    expect(fp32.maxLength).toBe(512);
+    const e = fp32.tokenizer.encode('query', 'document');
+    expect(Array.from(e.ids.subarray(0, 1))).toEqual([0]);
+    expect(Array.from(e.ids).filter((id) => id === 2).length).toBe(3);
+    expect(Array.from(e.typeIds).every((t) => t === 0)).toBe(true);
+    expect(fitting.length).toBeGreaterThanOrEqual(200);
+    expect(long.length).toBeGreaterThanOrEqual(30);
+  });
+
+  it('equals transformers.js (its tokenizer and model) within 1e-5 on 240 pairs that need no truncation', async () => {
+    const { AutoTokenizer } = await import('@huggingface/transformers');
+    const tok = await AutoTokenizer.from_pretrained(dir, { local_files_only: true });
+    const sample = fitting.slice(0, 240);
+    const expected = new Float32Array(sample.length);
+    for (let i = 0; i < sample.length; i += 16) {
+      const part = sample.slice(i, i + 16);
+      const inputs = tok(part.map((p) => p[0]), { text_pair: part.map((p) => p[1]), padding: true, truncation: true });
+      expected.set((await tjs(inputs)).logits.data as Float32Array, i);
+    }
+    expect(maxDiff(await fp32.scorePairs(sample), expected)).toBeLessThan(TOL);
+  });
+
+  it('equals transformers.js on the tokenizers package ids for pairs cut with longest_first and only_second', async () => {
+    for (const strategy of ['longest_first', 'only_second'] as const) {
+      const ce = strategy === 'longest_first' ? fp32 : await CrossEncoder.load(dir, { activation: 'none', cache: false, truncation: strategy });
+      ref.setTruncation(512, { strategy: (strategy === 'longest_first' ? 'LongestFirst' : 'OnlySecond') as never });
+      const sample: [string, string][] = [];
+      const rows: number[][] = [];
+      for (const p of long) {
+        const e = await ref.encode(p[0], p[1]).catch(() => null);  // only_second: queries too long to keep whole
+        if (e && sample.length < 40) {
+          sample.push(p);
+          rows.push(e.getIds());
+        }
+      }
+      expect(sample.length).toBeGreaterThanOrEqual(20);
+      expect(rows.every((r) => r.length === 512)).toBe(true);
+      expect(maxDiff(await ce.scorePairs(sample), await tjsLogits(tjs as never, rows, 1))).toBeLessThan(TOL);
+    }
+  });
+
+  it('gives bit-identical fp32 logits whatever the batch composition and order', async () => {
+    const sample = [...fitting.slice(0, 150), ...long.slice(0, 30)];
+    const all = await fp32.scorePairs(sample);
+    const reversed = (await fp32.scorePairs([...sample].reverse())).reverse();
+    const inSevens = new Float32Array(sample.length);
+    for (let i = 0; i < sample.length; i += 7) inSevens.set(await fp32.scorePairs(sample.slice(i, i + 7)), i);
+    const tiny = await CrossEncoder.load(dir, { activation: 'none', cache: false, batchSize: 3, maxBatchTokens: 1000 });
+    expect(Array.from(reversed)).toEqual(Array.from(all));
+    expect(Array.from(inSevens)).toEqual(Array.from(all));
+    expect(Array.from(await tiny.scorePairs(sample))).toEqual(Array.from(all));
+  });
+
+  it('chunking: every window is a row transformers.js scores the same; the best one wins', async () => {
+    const chunker = await CrossEncoder.load(dir, { activation: 'none', cache: false, maxLength: 64, chunking: { stride: 16 } });
+    const sample = long.slice(0, 8);
+    const q = 'does eating meat harm the climate?';
+    const got = await chunker.scoreDetailed(q, sample.map((p) => p[1]));
+    for (let i = 0; i < sample.length; i++) {
+      const d = sample[i]![1];
+      const e = chunker.tokenizer.encode(q, d, { maxLength: 64, truncation: 'only_second', stride: 16, returnOverflowing: true });
+      const windows = [e, ...e.overflowing].map((w) => Array.from(w.ids));
+      expect(got.chunks[i]).toBe(windows.length);
+      const logits = await tjsLogits(tjs as never, windows, 1);
+      const best = logits.indexOf(Math.max(...logits));
+      expect(Math.abs(got.logits[i]! - logits[best]!)).toBeLessThan(TOL);
+      expect(got.bestChunk[i]).toBe(best);
+    }
+    expect(Math.min(...got.chunks)).toBeGreaterThan(2);
+    const capped = await chunker.scoreDetailed(q, sample.map((p) => p[1]), { chunking: { stride: 16, maxChunks: 2 } });
+    expect(Math.max(...capped.chunks)).toBe(2);
+    expect(Array.from(capped.truncated).every((t, i) => t === (got.chunks[i]! > 2 ? 1 : 0))).toBe(true);
+  });
+
+  it('int8: equals ORT at batch size 1, and a score does not depend on the other documents', async () => {
+    const q8 = await CrossEncoder.load(dir, { dtype: 'q8', activation: 'none', cache: false });
+    expect(q8.batchInvariant).toBe(true);
+    const session = await ort.InferenceSession.create(join(dir, 'onnx/model_quantized.onnx'));
+    ref.setTruncation(512, { strategy: 'LongestFirst' as never });
+    const sample = [...fitting.slice(0, 20), ...long.slice(0, 10)];
+    const expected: number[] = [];
+    for (const [q, d] of sample) {
+      const e = await ref.encode(q, d);
+      expected.push(await ortLogit(session, e.getIds(), e.getTypeIds()));
+    }
+    expect(maxDiff(await q8.scorePairs(sample), expected)).toBeLessThan(TOL);
+    await session.release();
+    const query = fitting[0]![0];
+    const docs = fitting.slice(0, 60).map((p) => p[1]);
+    const among60 = await q8.score(query, docs);
+    const alone = new Float32Array(10);
+    for (let i = 0; i < 10; i++) alone.set(await q8.score(query, [docs[i]!]), i);
+    expect(Array.from(alone)).toEqual(Array.from(among60.subarray(0, 10)));
+  });
+});
