@@ -1,6 +1,7 @@
 // bench/rerank: one ArguAna query against 100 documents at max_length 512 on MiniLM-L6-shape
-// cross-encoders (fp32 and int8), BERT (WordPiece, token_type_ids) and XLM-RoBERTa (Unigram, no
-// token_type_ids, offset positions: scripts/make_xlmr_model.py), in one run:
+// cross-encoders (fp32 and int8), BERT (WordPiece, token_type_ids), XLM-RoBERTa (Unigram, no
+// token_type_ids, offset positions) and ModernBERT (byte-level BPE, rotary, local attention) —
+// bench/models.js — in one run:
 //   (a) transformers.js (AutoModelForSequenceClassification) one pair per call, at batch 32
 //       (sentence-transformers' default) and with all pairs in one batch; the fastest is the baseline;
 //   (b) the ORT floor: onnxruntime-node on pre-tokenized, length-sorted inputs (tokenizing outside
@@ -13,12 +14,13 @@ import * as ort from 'onnxruntime-node';
 import { AutoModelForSequenceClassification, AutoTokenizer } from '@huggingface/transformers';
 import { CrossEncoder, loadBeir } from '../dist/index.js';
 import { arg, interleavedMs, medianMs, minilmCross, ratio, sharedPath, smoke } from './common.js';
-import { xlmrCross } from './xlmr.js';
+import { modernbertCross, xlmrCross } from './models.js';
 
 const argDir = sharedPath('fixtures/ir/beir-arguana');
 const models = [
   { name: 'bert', dir: smoke ? sharedPath('models/bert-tiny-cross') : minilmCross() },
   { name: 'xlm-r', dir: xlmrCross(smoke ? 'tiny' : 'minilm') },
+  { name: 'modernbert', dir: modernbertCross(smoke ? 'tiny' : 'minilm') },
 ];
 if (!argDir || models.some((m) => !m.dir)) {
   console.log('bench/rerank: skipped, ../shared fixtures missing (set CROSSRANK_SHARED)');

@@ -17,13 +17,12 @@ tokenizer.json (pieces, scores and Precompiled normalizer kept).
 Writes OUT_DIR/{config.json, tokenizer.json, tokenizer_config.json, special_tokens_map.json,
 onnx/model.onnx or onnx/model_quantized.onnx}. Needs Debian's python3-onnx and python3-numpy.
 """
-import argparse
 import json
-import os
 
 import numpy as np
-import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
+
+from onnx_graph import Graph, labels, parser, write_model
 
 PAD = 1  # padding_idx of XLM-R
 
@@ -86,36 +85,6 @@ def init_weights(a, vocab, rng):
     return {k: v.astype(np.float32) for k, v in w.items()}
 
 
-class Graph:
-    def __init__(self, quant):
-        self.nodes, self.inits, self.quant, self.n = [], [], quant, 0
-
-    def const(self, name, arr):
-        self.inits.append(numpy_helper.from_array(np.asarray(arr), name))
-        return name
-
-    def op(self, op, ins, **kw):
-        self.n += 1
-        out = f'{op.lower()}_{self.n}'
-        self.nodes.append(helper.make_node(op, ins, [out], **kw))
-        return out
-
-    def linear(self, x, w, b, name):
-        if not self.quant:
-            return self.op('Add', [self.op('MatMul', [x, self.const(f'{name}.w', w)]), self.const(f'{name}.b', b)])
-        # Dynamic int8, the pattern onnxruntime's quantize_dynamic emits (per-tensor scales).
-        scale = np.float32(np.abs(w).max() / 127.0)
-        qw = self.const(f'{name}.qw', np.clip(np.round(w / scale), -127, 127).astype(np.int8))
-        self.nodes.append(helper.make_node('DynamicQuantizeLinear', [x], [f'{name}.qx', f'{name}.xs', f'{name}.xz']))
-        y = self.op('MatMulInteger', [f'{name}.qx', qw, f'{name}.xz', self.const(f'{name}.wz', np.array(0, np.int8))])
-        y = self.op('Mul', [self.op('Cast', [y], to=TensorProto.FLOAT),
-                            self.op('Mul', [f'{name}.xs', self.const(f'{name}.ws', np.array(scale, np.float32))])])
-        return self.op('Add', [y, self.const(f'{name}.b', b)])
-
-    def layer_norm(self, x, g, b, name):
-        return self.op('LayerNormalization', [x, self.const(f'{name}.g', g), self.const(f'{name}.b', b)], epsilon=1e-5, axis=-1)
-
-
 def build(a, w):
     H, heads = a.hidden, a.heads
     dh = H // heads
@@ -128,7 +97,7 @@ def build(a, w):
     x = g.op('Add', [g.op('Gather', [g.const('word', w['word']), 'input_ids'], axis=0),
                      g.op('Gather', [g.const('pos', w['pos']), pos], axis=0)])
     x = g.op('Add', [x, g.const('type0', w['type'][0])])
-    x = g.layer_norm(x, w['emb_g'], w['emb_b'], 'emb')
+    x = g.layer_norm(x, w['emb_g'], w['emb_b'], 'emb', eps=1e-5)
     bias = g.op('Unsqueeze', [g.op('Cast', [mask], to=TensorProto.FLOAT), g.const('ax12', np.array([1, 2], np.int64))])
     bias = g.op('Mul', [g.op('Sub', [one_f, bias]), g.const('neg', np.array(np.finfo(np.float32).min, np.float32))])
     bshd = g.const('bshd', np.array([0, 0, heads, dh], np.int64))
@@ -145,10 +114,10 @@ def build(a, w):
         q, k, v = (heads_of(g.linear(x, *p(n))) for n in ('q', 'k', 'v'))
         att = g.op('Add', [g.op('Mul', [g.op('MatMul', [q, g.op('Transpose', [k], perm=[0, 1, 3, 2])]), scale]), bias])
         ctx = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [g.op('Softmax', [att], axis=-1), v])], perm=[0, 2, 1, 3]), bsH])
-        x = g.layer_norm(g.op('Add', [x, g.linear(ctx, *p('o'))]), w[f'{l}.ln1.g'], w[f'{l}.ln1.b'], f'l{l}.ln1')
+        x = g.layer_norm(g.op('Add', [x, g.linear(ctx, *p('o'))]), w[f'{l}.ln1.g'], w[f'{l}.ln1.b'], f'l{l}.ln1', eps=1e-5)
         h = g.linear(x, *p('f1'))
         h = g.op('Mul', [g.op('Mul', [h, half]), g.op('Add', [g.op('Erf', [g.op('Mul', [h, rsqrt2])]), one_f])])
-        x = g.layer_norm(g.op('Add', [x, g.linear(h, *p('f2'))]), w[f'{l}.ln2.g'], w[f'{l}.ln2.b'], f'l{l}.ln2')
+        x = g.layer_norm(g.op('Add', [x, g.linear(h, *p('f2'))]), w[f'{l}.ln2.g'], w[f'{l}.ln2.b'], f'l{l}.ln2', eps=1e-5)
     # RobertaClassificationHead: <s> -> dense -> tanh -> out_proj.
     first = g.op('Gather', [x, g.const('zero', np.array(0, np.int64))], axis=1)
     hid = g.op('Tanh', [g.linear(first, w['dense.w'], w['dense.b'], 'head.dense')])
@@ -156,49 +125,29 @@ def build(a, w):
                                             g.const('head.out.b', w['out.b'])], ['logits']))
     ins = [helper.make_tensor_value_info(n, TensorProto.INT64, ['batch', 'seq']) for n in ('input_ids', 'attention_mask')]
     outs = [helper.make_tensor_value_info('logits', TensorProto.FLOAT, ['batch', a.labels])]
-    model = helper.make_model(helper.make_graph(g.nodes, 'xlmr_cross', ins, outs, g.inits),
-                              opset_imports=[helper.make_opsetid('', 17)], producer_name='crossrank-make-xlmr')
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    return model
+    return g.finish('xlmr_cross', ins, outs, 'crossrank-make-xlmr')
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument('out')
-    ap.add_argument('--tokenizer', required=True, help='a T5 Unigram tokenizer.json to take the pieces from')
-    ap.add_argument('--layers', type=int, default=2)
-    ap.add_argument('--hidden', type=int, default=32)
-    ap.add_argument('--heads', type=int, default=2)
-    ap.add_argument('--ffn', type=int, default=64)
+    ap = parser(__doc__, 'a T5 Unigram tokenizer.json to take the pieces from',
+                layers=2, hidden=32, heads=2, ffn=64, labels=1, seed=11)
     ap.add_argument('--maxpos', type=int, default=512, help='longest input; max_position_embeddings is this + 2')
-    ap.add_argument('--labels', type=int, default=1)
-    ap.add_argument('--std', type=float, default=0.1)
-    ap.add_argument('--seed', type=int, default=11)
-    ap.add_argument('--quant', action='store_true', help='write onnx/model_quantized.onnx (int8 dynamic)')
     a = ap.parse_args()
     tok, vocab = xlmr_tokenizer(a.tokenizer)
     w = init_weights(a, vocab, np.random.default_rng(a.seed))
-    os.makedirs(os.path.join(a.out, 'onnx'), exist_ok=True)
-    onnx.save(build(a, w), os.path.join(a.out, 'onnx', 'model_quantized.onnx' if a.quant else 'model.onnx'))
-    def dump(name, obj):
-        with open(os.path.join(a.out, name), 'w', encoding='utf-8') as f:
-            json.dump(obj, f, ensure_ascii=False, indent=1)
-    dump('tokenizer.json', tok)
-    dump('tokenizer_config.json', {'tokenizer_class': 'XLMRobertaTokenizer', 'model_max_length': a.maxpos,
-                                   'bos_token': '<s>', 'eos_token': '</s>', 'sep_token': '</s>', 'cls_token': '<s>',
-                                   'unk_token': '<unk>', 'pad_token': '<pad>', 'mask_token': '<mask>'})
-    dump('special_tokens_map.json', {'bos_token': '<s>', 'eos_token': '</s>', 'sep_token': '</s>', 'cls_token': '<s>',
-                                     'unk_token': '<unk>', 'pad_token': '<pad>', 'mask_token': '<mask>'})
-    labels = {str(i): f'LABEL_{i}' for i in range(a.labels)}
-    dump('config.json', {
-        'architectures': ['XLMRobertaForSequenceClassification'], 'model_type': 'xlm-roberta',
-        'hidden_size': a.hidden, 'num_hidden_layers': a.layers, 'num_attention_heads': a.heads,
-        'intermediate_size': a.ffn, 'hidden_act': 'gelu', 'max_position_embeddings': a.maxpos + PAD + 1,
-        'type_vocab_size': 1, 'vocab_size': vocab, 'layer_norm_eps': 1e-5, 'pad_token_id': PAD,
-        'bos_token_id': 0, 'eos_token_id': 2, 'num_labels': a.labels, 'id2label': labels,
-        'label2id': {v: int(k) for k, v in labels.items()}})
-    print('wrote', a.out)
+    specials = {'bos_token': '<s>', 'eos_token': '</s>', 'sep_token': '</s>', 'cls_token': '<s>',
+                'unk_token': '<unk>', 'pad_token': '<pad>', 'mask_token': '<mask>'}
+    write_model(a.out, a.quant, build(a, w), {
+        'tokenizer.json': tok,
+        'tokenizer_config.json': {'tokenizer_class': 'XLMRobertaTokenizer', 'model_max_length': a.maxpos, **specials},
+        'special_tokens_map.json': specials,
+        'config.json': {
+            'architectures': ['XLMRobertaForSequenceClassification'], 'model_type': 'xlm-roberta',
+            'hidden_size': a.hidden, 'num_hidden_layers': a.layers, 'num_attention_heads': a.heads,
+            'intermediate_size': a.ffn, 'hidden_act': 'gelu', 'max_position_embeddings': a.maxpos + PAD + 1,
+            'type_vocab_size': 1, 'vocab_size': vocab, 'layer_norm_eps': 1e-5, 'pad_token_id': PAD,
+            'bos_token_id': 0, 'eos_token_id': 2, **labels(a.labels)},
+    })
 
 
 if __name__ == '__main__':
