@@ -1,21 +1,28 @@
-// bench/rerank: one ArguAna query against 100 documents at max_length 512 on a MiniLM-L6-shape
-// cross-encoder (fp32 and int8), in one run:
+// bench/rerank: one ArguAna query against 100 documents at max_length 512 on MiniLM-L6-shape
+// cross-encoders (fp32 and int8), BERT (WordPiece, token_type_ids), XLM-RoBERTa (Unigram, no
+// token_type_ids, offset positions) and ModernBERT (byte-level BPE, rotary, local attention) —
+// bench/models.js — in one run:
 //   (a) transformers.js (AutoModelForSequenceClassification) one pair per call, at batch 32
 //       (sentence-transformers' default) and with all pairs in one batch; the fastest is the baseline;
 //   (b) the ORT floor: onnxruntime-node on pre-tokenized, length-sorted inputs (tokenizing outside
 //       the clock), batched with crossrank's default plan (fp32) or one pair per run (int8);
 //   (c) crossrank CrossEncoder.score (cache off).
-// Prints ms per request, pairs/s, pairs/s per core and ratios. `--test`: bert-tiny, 10 documents.
+// Prints ms per request, pairs/s, pairs/s per core and ratios. `--test`: the tiny models, 10 documents.
 // Options: --threads N (intra-op threads, default: cores), --reps N, --docs N.
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { AutoModelForSequenceClassification, AutoTokenizer } from '@huggingface/transformers';
 import { CrossEncoder, loadBeir } from '../dist/index.js';
 import { arg, interleavedMs, medianMs, minilmCross, ratio, sharedPath, smoke } from './common.js';
+import { modernbertCross, xlmrCross } from './models.js';
 
 const argDir = sharedPath('fixtures/ir/beir-arguana');
-const modelDir = smoke ? sharedPath('models/bert-tiny-cross') : minilmCross();
-if (!argDir || !modelDir) {
+const models = [
+  { name: 'bert', dir: smoke ? sharedPath('models/bert-tiny-cross') : minilmCross() },
+  { name: 'xlm-r', dir: xlmrCross(smoke ? 'tiny' : 'minilm') },
+  { name: 'modernbert', dir: modernbertCross(smoke ? 'tiny' : 'minilm') },
+];
+if (!argDir || models.some((m) => !m.dir)) {
   console.log('bench/rerank: skipped, ../shared fixtures missing (set CROSSRANK_SHARED)');
   process.exit(0);
 }
@@ -33,11 +40,12 @@ const docs = [...rel.map((id) => byId.get(id)), ...c.docs.filter((d) => !rel.inc
   .map((d) => `${d.title} ${d.text}`.trim());
 
 console.log(`bench/rerank: ${docs.length} ArguAna documents, query ${query.id}, max_length ${MAX}, ${threads} intra-op thread(s), median of ${reps}`);
-console.log(`model: ${modelDir}`);
+for (const m of models) console.log(`model ${m.name}: ${m.dir}`);
 
 /** The ORT floor: our tokenizer's ids (same as HF's), sorted by length, padded per batch. */
 async function ortFloorRunner(file, batchSize, ce, tokenBudget) {
   const session = await ort.InferenceSession.create(file, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const withTypes = session.inputNames.includes('token_type_ids');  // XLM-R has none
   const enc = await ce.tokenizer.encodeBatch(docs.map((d) => [query.text, d]), { maxLength: MAX });
   const order = enc.map((_, i) => i).sort((a, b) => enc[b].ids.length - enc[a].ids.length || a - b);
   const batches = [];
@@ -58,7 +66,7 @@ async function ortFloorRunner(file, batchSize, ce, tokenBudget) {
     batches.push({
       input_ids: new ort.Tensor('int64', ids, [rows, cols]),
       attention_mask: new ort.Tensor('int64', mask, [rows, cols]),
-      token_type_ids: new ort.Tensor('int64', types, [rows, cols]),
+      ...(withTypes ? { token_type_ids: new ort.Tensor('int64', types, [rows, cols]) } : {}),
     });
     i += rows;
   }
@@ -79,7 +87,7 @@ function paddedTokens(lengths, batchSize) {
   return n;
 }
 
-async function transformersJs(dtype, batchSize) {
+async function transformersJs(modelDir, dtype, batchSize) {
   const tok = await AutoTokenizer.from_pretrained(modelDir, { local_files_only: true });
   const model = await AutoModelForSequenceClassification.from_pretrained(modelDir, {
     local_files_only: true,
@@ -98,20 +106,20 @@ async function transformersJs(dtype, batchSize) {
 }
 
 const rows = [];
-for (const dtype of ['fp32', 'q8']) {
+for (const { name, dir: modelDir } of models) for (const dtype of ['fp32', 'q8']) {
   const ce = await CrossEncoder.load(modelDir, { dtype, threads, cache: false, maxLength: MAX });
   const floorRun = await ortFloorRunner(ce.modelPath, dtype === 'fp32' ? 32 : 1, ce, 1024);  // crossrank's default plan
   const { ours, floor } = await interleavedMs({ ours: () => ce.score(query.text, docs), floor: floorRun.run }, reps);
   await floorRun.release();
   const lengths = (await ce.tokenizer.encodeBatch(docs.map((d) => [query.text, d]), { maxLength: MAX })).map((e) => e.ids.length);
-  const tjs1 = await transformersJs(dtype, 1);
-  const tjs32 = await transformersJs(dtype, 32);
-  const tjsAll = await transformersJs(dtype, docs.length);
+  const tjs1 = await transformersJs(modelDir, dtype, 1);
+  const tjs32 = await transformersJs(modelDir, dtype, 32);
+  const tjsAll = await transformersJs(modelDir, dtype, docs.length);
   const tjs = Math.min(tjs1, tjs32, tjsAll);
   ce.dispose();
   const pps = (ms) => docs.length / (ms / 1000);
-  rows.push({ dtype, ours, floor, tjs1, tjs32, tjsAll, tjs });
-  console.log(`\n${dtype}:`);
+  rows.push({ name, dtype, ours, floor, tjs1, tjs32, tjsAll, tjs });
+  console.log(`\n${name} ${dtype}:`);
   console.log(`  transformers.js batch 1       ${tjs1.toFixed(1).padStart(9)} ms  ${pps(tjs1).toFixed(1).padStart(8)} pairs/s`);
   console.log(`  transformers.js batch 32      ${tjs32.toFixed(1).padStart(9)} ms  ${pps(tjs32).toFixed(1).padStart(8)} pairs/s`);
   console.log(`  transformers.js batch ${String(docs.length).padEnd(7)} ${tjsAll.toFixed(1).padStart(9)} ms  ${pps(tjsAll).toFixed(1).padStart(8)} pairs/s`);

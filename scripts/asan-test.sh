@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the API tests (tokenizer, reranker, pool, indexes, bi-encoder, collection, hub, server, eval) and the tokenizer
+# Run the API tests (tokenizer and tokenizer.json validation, reranker, pool, indexes, bi-encoder, collection, hub, server, eval) and the tokenizer
 # parity suite for one WordPiece file against the ASan/UBSan build of the addon.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +9,6 @@ export CROSSRANK_ADDON=$PWD/build-asan/Debug/crossrank.node
 export LD_PRELOAD="$(g++ -print-file-name=libasan.so) $(g++ -print-file-name=libubsan.so)"
 export ASAN_OPTIONS=detect_leaks=0:halt_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-npx vitest run test/tokenizer.test.ts test/cross-encoder.test.ts test/pool.test.ts test/index.test.ts test/bi-encoder.test.ts test/collection.test.ts test/hub.test.ts test/server.test.ts test/eval.test.ts "$@"
+npx vitest run test/tokenizer.test.ts test/tokenizer.files.test.ts test/cross-encoder.test.ts test/pool.test.ts test/index.test.ts test/bi-encoder.test.ts test/collection.test.ts test/hub.test.ts test/server.test.ts test/eval.test.ts "$@"
 # The tokenizer's hot path (words read in place, pair truncation) on real text: one WordPiece file.
 npx vitest run test/tokenizer.parity.test.ts -t "bert-cased" "$@"

@@ -19,6 +19,8 @@ export interface NativeEncodeOptions {
   addSpecialTokens: boolean;
   returnTokens: boolean;
   threads: number;
+  /** Build the overflowing windows (otherwise what truncation cuts is dropped). Default false. */
+  overflow?: boolean;
 }
 
 /** Flat batch result: rows are every main encoding, then the overflowing ones in order. */
@@ -30,6 +32,8 @@ export interface NativeBatch {
   offsets: Uint32Array;
   lengths: Uint32Array;
   overflowCount: Uint32Array;
+  /** 1 where truncation dropped tokens (whether or not windows were built). */
+  truncated: Uint8Array;
   errors: ({ code: string; message: string } | null)[];
   tokens?: (string | null)[];
 }

@@ -45,8 +45,9 @@ describe('benchmarks (smoke)', () => {
   it('bench/rerank --test: every contender timed; rates agree with times, ratios with their sides', () => {
     const out = run('rerank');
     const [n] = figures(out, /bench\/rerank: (\d+) ArguAna documents/);
-    for (const dtype of ['fp32', 'q8']) {
-      const block = out.slice(out.indexOf(`\n${dtype}:`));
+    for (const model of ['bert', 'xlm-r', 'modernbert']) for (const dtype of ['fp32', 'q8']) {
+      expect(out).toContain(`\n${model} ${dtype}:`);
+      const block = out.slice(out.indexOf(`\n${model} ${dtype}:`));
       const ms = (label: string) => {
         const [t, pps] = figures(block, new RegExp(`${label} +([\\d.]+) ms +([\\d.]+) pairs/s`));
         expect(t).toBeGreaterThan(0);

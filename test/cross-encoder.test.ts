@@ -247,7 +247,7 @@ describe('CrossEncoder API', () => {
     const tok = chunker.tokenizer;
     for (const r of res) {
       const text = docs[r.index]!;
-      const enc = tok.encode(Q, text, { maxLength: 64, truncation: 'only_second', stride: 16 });
+      const enc = tok.encode(Q, text, { maxLength: 64, truncation: 'only_second', stride: 16, returnOverflowing: true });
       expect(r.chunk!.count).toBe(1 + enc.overflowing.length);
       expect(r.chunk!.index).toBeLessThan(r.chunk!.count);
       expect(r.chunk!.start).toBeLessThan(r.chunk!.end);

@@ -36,3 +36,21 @@ export function hardCases(): string[] {
   ];
   return cases;
 }
+
+/**
+ * Texts whose cut at 16 or 128 tokens falls inside a word of several tokens, at every offset:
+ * runs of short words of growing length, then long rare words (and CJK and digit runs, which
+ * byte-level and Unigram models split into many tokens).
+ */
+export function cutCases(): string[] {
+  const long = [
+    'pneumonoultramicroscopicsilicovolcanoconiosis', 'antidisestablishmentarianism', 'floccinaucinihilipilification',
+    'Donaudampfschifffahrtsgesellschaftskapitän', 'electroencephalographically', 'Llanfairpwllgwyngyllgogerychwyrndrobwllllantysiliogogogoch',
+    '東京都千代田区霞が関', '12345678901234567890', 'hippopotomonstrosesquippedaliophobia',
+  ].join(' ');
+  const out: string[] = [];
+  for (const base of [0, 108, 118]) {
+    for (let k = 0; k < 12; k++) out.push(`${'to '.repeat(base + k)}${long} ${long}`);
+  }
+  return out;
+}

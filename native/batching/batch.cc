@@ -32,37 +32,48 @@ Sequence to_sequence(tok::Encoding&& e, uint32_t item, uint32_t chunk) {
 
 PairEncoder::PairEncoder(const tok::Tokenizer& tok, const std::vector<std::string>& queries, const PairOptions& opts)
     : tok_(tok), opts_(opts), added_(opts.enc.add_special_tokens ? tok.added_tokens(true) : 0) {
-  queries_.reserve(queries.size());
-  for (const auto& q : queries) queries_.push_back(tok_.encode_sequence(q, 0, true));
   if (opts_.chunk) {
-    // Windows slide over the document; the query stays whole in every window.
+    // Windows slide over the document; the query stays whole in every window. Only the windows
+    // that will be scored are built.
     opts_.enc.truncate = true;
     opts_.enc.strategy = tok::Truncation::OnlySecond;
+    opts_.enc.overflow = true;
+    opts_.enc.max_windows = opts_.max_chunks;
   } else {
+    // One row per pair: nothing past the cut is kept, and each text is read only as far as the
+    // truncation needs.
     opts_.enc.stride = 0;
+    opts_.enc.overflow = false;
   }
+  queries_.reserve(queries.size());
+  const size_t stop = tok::Tokenizer::stop_at(opts_.enc, false);
+  for (const auto& q : queries) queries_.push_back(tok_.encode_sequence(q, 0, true, stop));
 }
 
 bool PairEncoder::encode(std::string_view doc, uint32_t query, uint32_t item, std::vector<Sequence>& out) const {
-  tok::Encoding d = tok_.encode_sequence(doc, 1, true);
+  tok::Encoding d = tok_.encode_sequence(doc, 1, true, tok::Tokenizer::stop_at(opts_.enc, true));
   const tok::Encoding& q = queries_[query];
-  bool cut = opts_.enc.truncate && q.size() + d.size() + added_ > opts_.enc.max_length;
+  const size_t q_len = q.size(), d_len = d.size();
   tok::Encoding e = tok_.finish(q, &d, opts_.enc);
-  if (opts_.chunk) {
-    std::vector<tok::Encoding> windows = std::move(e.overflowing);
-    e.overflowing.clear();
-    size_t n = 1 + windows.size();
-    cut = opts_.max_chunks && n > opts_.max_chunks;  // split into windows loses nothing unless capped
-    if (cut) n = opts_.max_chunks;
+  if (!opts_.chunk) {
+    const bool cut = e.truncated;
     out.push_back(to_sequence(std::move(e), item, 0));
-    for (size_t k = 1; k < n; ++k) {
-      windows[k - 1].overflowing.clear();
-      out.push_back(to_sequence(std::move(windows[k - 1]), item, static_cast<uint32_t>(k)));
-    }
-  } else {
-    out.push_back(to_sequence(std::move(e), item, 0));
+    return cut;
   }
-  return cut;
+  // Windows of the document: the room left beside the query, overlapping by the stride (finish
+  // has refused a query that leaves no room).
+  const size_t n_windows = q_len + d_len + added_ <= opts_.enc.max_length
+                               ? 1
+                               : tok::window_count(d_len, opts_.enc.max_length - added_ - q_len, opts_.enc.stride);
+  std::vector<tok::Encoding> windows = std::move(e.overflowing);
+  e.overflowing.clear();
+  out.push_back(to_sequence(std::move(e), item, 0));
+  for (size_t k = 0; k < windows.size(); ++k) {
+    windows[k].overflowing.clear();
+    out.push_back(to_sequence(std::move(windows[k]), item, static_cast<uint32_t>(k + 1)));
+  }
+  // Split into windows loses nothing unless they were capped.
+  return opts_.max_chunks && n_windows > opts_.max_chunks;
 }
 
 std::vector<Range> plan(std::vector<Sequence>& seqs, size_t token_budget, size_t max_rows) {

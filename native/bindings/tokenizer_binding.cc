@@ -35,6 +35,7 @@ tok::EncodeOptions parse_encode_options(const Napi::Object& o) {
   e.stride = static_cast<size_t>(get_number(o, "stride", 0));
   e.from_left = get_string(o, "direction", "right") == "left";
   e.add_special_tokens = get_bool(o, "addSpecialTokens", true);
+  e.overflow = get_bool(o, "overflow", false);
   return e;
 }
 
@@ -114,8 +115,10 @@ Napi::Object to_js(Napi::Env env, const tok::Tokenizer& t, BatchOutput& out, boo
   const size_t n = out.enc.size();
   for (auto& e : out.enc) rows.push_back(&e);
   Napi::Uint32Array overflow_count = Napi::Uint32Array::New(env, n);
+  Napi::Uint8Array truncated = Napi::Uint8Array::New(env, n);
   for (size_t i = 0; i < n; ++i) {
     overflow_count[i] = static_cast<uint32_t>(out.enc[i].overflowing.size());
+    truncated[i] = out.enc[i].truncated ? 1 : 0;
     for (auto& o : out.enc[i].overflowing) rows.push_back(&o);
   }
   size_t total = 0;
@@ -148,6 +151,7 @@ Napi::Object to_js(Napi::Env env, const tok::Tokenizer& t, BatchOutput& out, boo
   res.Set("offsets", offsets);
   res.Set("lengths", lengths);
   res.Set("overflowCount", overflow_count);
+  res.Set("truncated", truncated);
   Napi::Array errors = Napi::Array::New(env, n);
   for (size_t i = 0; i < n; ++i) {
     if (out.err_code[i].empty()) {

@@ -54,7 +54,7 @@ void embed(const tok::Tokenizer& tok, const Session& session, const EmbedRequest
     for (size_t i = w0; i < w1; ++i) {
       try {
         tok::Encoding e = tok.encode(req.texts[i], nullptr, req.enc);
-        if (!e.overflowing.empty()) out.truncated[i] = 1;
+        if (e.truncated) out.truncated[i] = 1;
         batch::Sequence s;
         s.item = static_cast<uint32_t>(i);
         s.ids = std::move(e.ids);

@@ -1,5 +1,8 @@
 #include "tokenizer/encoding.h"
 
+#include <algorithm>
+#include <string>
+
 #include "common/error.h"
 
 namespace crossrank::tok {
@@ -24,35 +27,52 @@ Encoding Encoding::slice(size_t a, size_t b) const {
   return r;
 }
 
-void Encoding::truncate(size_t max_len, size_t stride, bool from_left) {
+size_t window_count(size_t n, size_t max_len, size_t stride) {
+  if (n <= max_len) return 1;
+  if (max_len == 0) return 2;  // nothing kept; everything in one overflowing part
+  const size_t step = max_len - stride;
+  return 1 + (n - max_len + step - 1) / step;
+}
+
+void Encoding::truncate(size_t max_len, size_t stride, bool from_left, bool windows, size_t max_windows) {
   const size_t n = size();
   if (max_len >= n) return;
+  truncated = true;
   if (max_len == 0) {
     Encoding all = std::move(*this);
     *this = Encoding();
-    overflowing.push_back(std::move(all));
+    truncated = true;
+    if (windows) {
+      all.words.clear();
+      overflowing.push_back(std::move(all));
+    }
     return;
   }
   if (stride >= max_len)
     throw Error("ERR_INVALID_ARG_VALUE", "stride (" + std::to_string(stride) + ") must be less than the length left for the sequence (" +
                                              std::to_string(max_len) + ")");
   const size_t step = max_len - stride;
+  size_t count = windows ? window_count(n, max_len, stride) : 1;
+  if (max_windows > 0 && count > max_windows) count = max_windows;
   std::vector<std::pair<size_t, size_t>> parts;
+  parts.reserve(count);
   if (!from_left) {
-    for (size_t a = 0;; a += step) {
+    for (size_t a = 0; parts.size() < count; a += step) {
       size_t b = std::min(a + max_len, n);
       parts.emplace_back(a, b);
       if (b == n) break;
     }
   } else {
-    for (size_t b = n;; b -= std::min(step, b)) {
+    for (size_t b = n; parts.size() < count; b -= std::min(step, b)) {
       size_t a = b > max_len ? b - max_len : 0;
       parts.emplace_back(a, b);
       if (a == 0) break;
     }
   }
   Encoding first = slice(parts[0].first, parts[0].second);
+  first.overflowing.reserve(parts.size() - 1);
   for (size_t i = 1; i < parts.size(); ++i) first.overflowing.push_back(slice(parts[i].first, parts[i].second));
+  first.truncated = true;
   *this = std::move(first);
 }
 

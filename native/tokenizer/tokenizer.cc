@@ -1,6 +1,9 @@
 #include "tokenizer/tokenizer.h"
 
 #include <algorithm>
+#include <climits>
+#include <cstring>
+#include <limits>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -11,17 +14,27 @@
 
 #include "common/error.h"
 #include "common/unicode.h"
+#include "tokenizer/json_fields.h"
 
 namespace crossrank::tok {
 
 using nlohmann::json;
 
 std::shared_ptr<Tokenizer> Tokenizer::from_file(const std::string& path) {
+  // Only a regular file of bounded size is read: a device (/dev/zero) or FIFO would never end.
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(st)) throw Error("ERR_FILE_NOT_FOUND", "cannot open tokenizer file " + path);
+  if (!std::filesystem::is_regular_file(st)) throw Error("ERR_TOKENIZER_FILE", "tokenizer file is not a regular file: " + path);
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec || size > kMaxFileBytes)
+    throw Error("ERR_TOKENIZER_FILE", "tokenizer file " + path + " is larger than " + std::to_string(kMaxFileBytes >> 20) + " MiB");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error("ERR_FILE_NOT_FOUND", "cannot open tokenizer file " + path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return from_json(ss.str(), path);
+  std::string text(static_cast<size_t>(size), '\0');
+  in.read(text.data(), static_cast<std::streamsize>(size));
+  text.resize(static_cast<size_t>(in.gcount()));
+  return from_json(text, path);
 }
 
 std::shared_ptr<Tokenizer> Tokenizer::shared_from_file(const std::string& path) {
@@ -43,55 +56,150 @@ std::shared_ptr<Tokenizer> Tokenizer::shared_from_file(const std::string& path) 
   return t;
 }
 
-static Truncation parse_strategy(const std::string& s, const std::string& origin) {
+namespace {
+
+// The deepest nesting of arrays and objects in a JSON text (strings skipped), so that a hostile file
+// is refused before any recursive reader sees it. Stops counting past `limit`.
+size_t json_depth(const std::string& text, size_t limit) {
+  size_t depth = 0, deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+      if (deepest > limit) return deepest;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+Truncation parse_strategy(const json& v, const std::string& path) {
+  const std::string s = jf::str(v, path);
   if (s == "LongestFirst" || s == "longest_first") return Truncation::LongestFirst;
   if (s == "OnlyFirst" || s == "only_first") return Truncation::OnlyFirst;
   if (s == "OnlySecond" || s == "only_second") return Truncation::OnlySecond;
-  throw Error("ERR_TOKENIZER_UNSUPPORTED", "unsupported truncation strategy \"" + s + "\" in " + origin);
+  jf::fail(path, "one of \"LongestFirst\", \"OnlyFirst\", \"OnlySecond\"", v);
 }
+
+// Builds one component, naming its section in any error ("normalizer: ...").
+template <typename F>
+auto section(const char* name, F make) {
+  try {
+    return make();
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    throw Error(e.code(), msg.compare(0, std::strlen(name), name) == 0 ? msg : std::string(name) + ": " + msg);
+  } catch (const json::exception& e) {
+    throw Error("ERR_TOKENIZER_CONFIG", std::string(name) + ": unexpected structure: " + e.what());
+  }
+}
+
+}  // namespace
 
 std::shared_ptr<Tokenizer> Tokenizer::from_json(const std::string& text, const std::string& origin) {
   json j;
   try {
-    j = json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw Error("ERR_TOKENIZER_JSON", "malformed JSON in " + origin + ": " + e.what());
-  }
-  auto t = std::make_shared<Tokenizer>();
-  try {
-    if (!j.is_object() || !j.contains("model"))
-      throw Error("ERR_TOKENIZER_CONFIG", "no \"model\" section");
-    t->normalizer_ = make_normalizer(j.value("normalizer", json()));
-    t->pretokenizer_ = make_pretokenizer(j.value("pre_tokenizer", json()));
-    t->model_ = make_model(j.at("model"));
-    t->processor_ = make_processor(j.value("post_processor", json()), t->model_->vocab());
-    t->decoder_ = make_decoder(j.value("decoder", json()));
-    for (const auto& a : j.value("added_tokens", json::array())) {
-      t->added_.add(AddedToken{a.at("content").get<std::string>(), a.at("id").get<int32_t>(), a.value("special", false),
-                               a.value("single_word", false), a.value("lstrip", false), a.value("rstrip", false),
-                               a.value("normalized", !a.value("special", false)), {}});
+    if (json_depth(text, kMaxJsonDepth) > kMaxJsonDepth)
+      throw Error("ERR_TOKENIZER_JSON", "JSON nesting deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    try {
+      j = json::parse(text);
+    } catch (const json::parse_error& e) {
+      throw Error("ERR_TOKENIZER_JSON", std::string("malformed JSON: ") + e.what());
     }
-    t->added_.build(t->normalizer_.get());
-    const auto& tr = j.value("truncation", json());
-    if (tr.is_object()) {
-      t->trunc_defaults_ = TruncationDefaults{tr.value("max_length", size_t{512}),
-                                              parse_strategy(tr.value("strategy", std::string("LongestFirst")), origin),
-                                              tr.value("stride", size_t{0}), tr.value("direction", std::string("Right")) == "Left"};
-    }
-    const auto& pad = j.value("padding", json());
-    if (pad.is_object()) t->pad_id_ = pad.value("pad_id", 0);
-    // HF's vocab size with added tokens: model vocabulary plus added ids it does not hold.
-    std::set<int32_t> extra;
-    const auto& tokens = t->model_->vocab().tokens;
-    for (const auto& a : t->added_.tokens())
-      if (a.id < 0 || static_cast<size_t>(a.id) >= tokens.size() || t->model_->vocab().find(a.content) != a.id) extra.insert(a.id);
-    t->vocab_size_ = t->model_->vocab().ids.size() + extra.size();
+    if (!j.is_object()) jf::fail("tokenizer.json", "an object", j);
+    // Hugging Face's reader stops at any other key (it cannot skip its value).
+    static const char* const kKeys[] = {"version", "truncation", "padding", "added_tokens", "normalizer",
+                                        "pre_tokenizer", "post_processor", "decoder", "model"};
+    for (auto it = j.begin(); it != j.end(); ++it)
+      if (std::none_of(std::begin(kKeys), std::end(kKeys), [&](const char* k) { return it.key() == k; }))
+        throw Error("ERR_TOKENIZER_CONFIG", "unknown top-level key \"" + it.key() + "\" (known: version, truncation, padding, "
+                                            "added_tokens, normalizer, pre_tokenizer, post_processor, decoder, model)");
+    if (const auto* v = jf::find(j, "version"); v && jf::str(*v, "version") != "1.0")
+      throw Error("ERR_TOKENIZER_CONFIG", "version \"" + v->get<std::string>() + "\" is not a known tokenizer.json version (1.0)");
+    auto t = std::make_shared<Tokenizer>();
+    auto part = [&](const char* key) -> const json& {
+      static const json null_json;
+      const json* v = jf::find(j, key);
+      return v ? *v : null_json;
+    };
+    if (!jf::find(j, "model")) jf::missing("model");
+    t->normalizer_ = section("normalizer", [&] { return make_normalizer(part("normalizer")); });
+    t->pretokenizer_ = section("pre_tokenizer", [&] { return make_pretokenizer(part("pre_tokenizer")); });
+    t->model_ = section("model", [&] { return make_model(j["model"]); });
+    t->processor_ = section("post_processor", [&] { return make_processor(part("post_processor"), t->model_->vocab()); });
+    t->decoder_ = section("decoder", [&] { return make_decoder(part("decoder")); });
+    section("added_tokens", [&] { t->read_added_tokens(part("added_tokens")); return 0; });
+    section("truncation", [&] {
+      const json& tr = part("truncation");
+      if (tr.is_null()) return 0;
+      if (!tr.is_object()) jf::fail("truncation", "an object or null", tr);
+      const auto* dir = jf::find(tr, "direction");
+      const std::string d = dir ? jf::str(*dir, "truncation.direction") : "Right";
+      if (d != "Left" && d != "Right") jf::fail("truncation.direction", "\"Left\" or \"Right\"", *dir);
+      t->trunc_defaults_ = TruncationDefaults{
+          static_cast<size_t>(jf::uint(jf::need(tr, "max_length", "truncation.max_length"), "truncation.max_length", SIZE_MAX)),
+          parse_strategy(jf::need(tr, "strategy", "truncation.strategy"), "truncation.strategy"),
+          static_cast<size_t>(jf::uint(jf::need(tr, "stride", "truncation.stride"), "truncation.stride", SIZE_MAX)), d == "Left"};
+      return 0;
+    });
+    section("padding", [&] {
+      const json& pad = part("padding");
+      if (pad.is_null()) return 0;
+      if (!pad.is_object()) jf::fail("padding", "an object or null", pad);
+      if (const auto* id = jf::find(pad, "pad_id")) t->pad_id_ = jf::id(*id, "padding.pad_id");
+      return 0;
+    });
+    return t;
   } catch (const Error& e) {
     throw Error(e.code(), std::string(e.what()) + " (in " + origin + ")");
   } catch (const json::exception& e) {
     throw Error("ERR_TOKENIZER_CONFIG", std::string("unexpected tokenizer.json structure in ") + origin + ": " + e.what());
   }
-  return t;
+}
+
+// Hugging Face ignores the ids written for added tokens: a token the model knows keeps the model's
+// id, a new one gets the next id after the model's (its file ids only feed a warning). Files that
+// Hugging Face wrote agree; for others, the ids are the ones it would use.
+void Tokenizer::read_added_tokens(const json& list) {
+  if (list.is_null()) return;
+  if (!list.is_array()) jf::fail("added_tokens", "a list", list);
+  const Vocab& vocab = model_->vocab();
+  const size_t model_size = model_->size();
+  size_t next_id = model_size;
+  for (size_t k = 0; k < list.size(); ++k) {
+    const json& a = list[k];
+    const std::string path = "added_tokens[" + std::to_string(k) + "]";
+    if (!a.is_object()) jf::fail(path, "an object", a);
+    jf::id(jf::need(a, "id", path + ".id"), path + ".id");
+    const std::string content = jf::str(jf::need(a, "content", path + ".content"), path + ".content");
+    const bool special = jf::opt_bool(a, "special", path + ".special", false);
+    AddedToken tok{content, -1, special, jf::opt_bool(a, "single_word", path + ".single_word", false),
+                   jf::opt_bool(a, "lstrip", path + ".lstrip", false), jf::opt_bool(a, "rstrip", path + ".rstrip", false),
+                   jf::opt_bool(a, "normalized", path + ".normalized", !special), {}};
+    if (content.empty()) continue;
+    int32_t id = added_.find(content);
+    if (id < 0) id = vocab.find(content);
+    if (id < 0) {
+      if (next_id > static_cast<size_t>(std::numeric_limits<int32_t>::max()))
+        throw Error("ERR_TOKENIZER_UNSUPPORTED", path + ": ids above 2147483647 are not supported");
+      id = static_cast<int32_t>(next_id++);
+    }
+    tok.id = id;
+    added_.add(std::move(tok));
+  }
+  added_.build(normalizer_.get());
+  // Hugging Face's vocabulary size with added tokens: the model's, plus added contents it lacks.
+  size_t extra = 0;
+  for (const auto& a : added_.tokens())
+    if (vocab.find(a.content) < 0 && added_.find(a.content) == a.id) ++extra;
+  vocab_size_ = model_size + extra;
 }
 
 namespace {
@@ -103,7 +211,7 @@ void trim_scratch(V& v) {
 }
 }  // namespace
 
-Encoding Tokenizer::encode_sequence(std::string_view text, int32_t type_id, bool utf16_offsets) const {
+Encoding Tokenizer::encode_sequence(std::string_view text, int32_t type_id, bool utf16_offsets, size_t stop_at) const {
   thread_local std::vector<char32_t> cps;
   thread_local std::vector<Token> toks;
   thread_local PreTokenizer::Ranges ranges;
@@ -116,33 +224,45 @@ Encoding Tokenizer::encode_sequence(std::string_view text, int32_t type_id, bool
     if (p.token < 0 && normalizer_) normalizer_->normalize(p.s);
   added_.split(pieces, true);
   toks.clear();
-  toks.reserve(cps.size() / 3 + 4);
-  const bool words = model_->whole_word_lengths();
-  std::vector<uint32_t> word_starts;
-  auto word = [&] {
-    if (words) word_starts.push_back(static_cast<uint32_t>(toks.size()));
-  };
-  for (const auto& p : pieces) {
+  toks.reserve(std::min(cps.size() / 3 + 4, stop_at ? stop_at + 64 : ~size_t{0}));
+  Model::Words words;
+  bool more = false;  // reading stopped before the end of the text
+  // One word (pre-token) read: stop once the tokens reach stop_at, as Hugging Face does.
+  auto reached = [&] { return stop_at && toks.size() >= stop_at; };
+  for (size_t pi = 0; pi < pieces.size() && !more; ++pi) {
+    const Piece& p = pieces[pi];
+    const bool last_piece = pi + 1 == pieces.size();
     if (p.token >= 0) {
-      word();
       toks.push_back(Token{p.token, p.s.orig_start(0), p.s.empty() ? 0 : p.s.o1.back()});
       continue;
     }
     if (!pretokenizer_) {
-      word();
+      if (p.s.empty()) continue;
+      const auto first = static_cast<uint32_t>(toks.size());
       model_->tokenize(p.s, toks);
+      words.emplace_back(first, static_cast<uint32_t>(toks.size()));
+      more = reached() && !last_piece;
       continue;
     }
     const bool at_start = !p.s.empty() && p.s.o0[0] == 0;
     ranges.clear();
     if (pretokenizer_->ranges(p.s, at_start, ranges)) {  // cut in place: no copies of the words
-      model_->tokenize_ranges(p.s, ranges, toks, words ? &word_starts : nullptr);
+      const size_t before = words.size();
+      const size_t read = model_->tokenize_ranges(p.s, ranges, toks, &words, stop_at);
+      const bool hit = words.size() > before && stop_at && words.back().second >= stop_at;
+      more = hit && (read < ranges.size() || !last_piece);
     } else {
       parts.clear();
       pretokenizer_->split(p.s, at_start, parts);
-      for (const auto& part : parts) {
-        word();
-        model_->tokenize(part, toks);
+      for (size_t k = 0; k < parts.size(); ++k) {
+        if (parts[k].empty()) continue;
+        const auto first = static_cast<uint32_t>(toks.size());
+        model_->tokenize(parts[k], toks);
+        words.emplace_back(first, static_cast<uint32_t>(toks.size()));
+        if (reached()) {
+          more = k + 1 < parts.size() || !last_piece;
+          break;
+        }
       }
     }
   }
@@ -159,62 +279,70 @@ Encoding Tokenizer::encode_sequence(std::string_view text, int32_t type_id, bool
   e.ids.reserve(toks.size());
   for (const auto& t : toks)
     e.push(t.id, type_id, 0, static_cast<int8_t>(type_id), astral ? u16[t.start] : t.start, astral ? u16[t.end] : t.end);
-  e.word_starts = std::move(word_starts);
+  e.words = std::move(words);
+  e.truncated = more;
   trim_scratch(cps);
   trim_scratch(toks);
   trim_scratch(parts);
   return e;
 }
 
-void truncate_pair(Encoding& a, Encoding* b, size_t max_length, Truncation strategy, size_t stride, bool from_left,
-                   size_t full_max_length) {
-  if (max_length == 0) {
-    a.truncate(0, stride, from_left);
-    if (b) b->truncate(0, stride, from_left);
-    return;
+size_t Tokenizer::stop_at(const EncodeOptions& o, bool second) {
+  if (!o.truncate || o.overflow || o.from_left) return 0;
+  return (second || o.strategy != Truncation::OnlySecond) ? o.max_length : 0;
+}
+
+size_t seen_length(const Encoding& e, size_t limit, bool from_left) {
+  const size_t n = e.size();
+  if (n <= limit) return n;
+  const auto& w = e.words;
+  if (!from_left) {
+    // The first word whose end reaches the limit.
+    auto it = std::lower_bound(w.begin(), w.end(), limit, [](const auto& x, size_t v) { return x.second < v; });
+    return it == w.end() ? n : it->second;
   }
-  const size_t total = a.size() + (b ? b->size() : 0);
-  if (total <= max_length) return;
-  const size_t to_remove = total - max_length;
-  if (strategy == Truncation::LongestFirst) {
-    if (!b) {
-      a.truncate(total - to_remove, stride, from_left);
-      return;
-    }
-    // Which side is longer is decided on lengths as Hugging Face's tokenizers sees them: it stops
-    // tokenizing a sequence once it holds full_max_length tokens, at the end of the word that
-    // crosses it for WordPiece (whole words), exactly there for the other models. So two long
-    // sequences compare equal (no swap) unless a WordPiece word runs further past the limit.
-    auto seen = [&](const Encoding& e) {
-      const size_t n = e.size();
-      if (n <= full_max_length) return n;
-      if (e.word_starts.empty()) return full_max_length;
-      auto it = std::lower_bound(e.word_starts.begin(), e.word_starts.end(), static_cast<uint32_t>(full_max_length));
-      return it == e.word_starts.end() ? n : static_cast<size_t>(*it);
-    };
-    size_t n1 = seen(a), n2 = seen(*b);
-    bool swap = n1 > n2;
+  // From the end: the last word that starts at or before n - limit.
+  auto it = std::upper_bound(w.begin(), w.end(), n - limit, [](size_t v, const auto& x) { return v < x.first; });
+  return it == w.begin() ? n : n - std::prev(it)->first;
+}
+
+void truncate_pair(Encoding& a, Encoding* b, size_t room, const EncodeOptions& o) {
+  // The lengths Hugging Face holds: the sequences its strategy may cut are read only up to
+  // max_length tokens (whole words); the others in full.
+  const bool cut_a = o.strategy != Truncation::OnlySecond;
+  size_t na = cut_a ? seen_length(a, o.max_length, o.from_left) : a.size();
+  size_t nb = b ? seen_length(*b, o.max_length, o.from_left) : 0;
+  auto apply = [&](size_t ta, size_t tb) {
+    a.truncate(ta, o.stride, o.from_left, o.overflow, o.max_windows);
+    if (b) b->truncate(tb, o.stride, o.from_left, o.overflow, o.max_windows);
+  };
+  if (room == 0) return apply(0, 0);
+  const size_t total = na + nb;
+  if (total <= room) return apply(na, nb);
+  const size_t to_remove = total - room;
+  if (o.strategy == Truncation::LongestFirst) {
+    if (!b) return apply(total - to_remove, 0);
+    size_t n1 = na, n2 = nb;
+    const bool swap = n1 > n2;
     if (swap) std::swap(n1, n2);
-    if (n1 > max_length) n2 = n1;
-    else n2 = std::max(n1, max_length - n1);
-    if (n1 + n2 > max_length) {
-      n1 = max_length / 2;
-      n2 = n1 + max_length % 2;
+    if (n1 > room) n2 = n1;
+    else n2 = std::max(n1, room - n1);
+    if (n1 + n2 > room) {
+      n1 = room / 2;
+      n2 = n1 + room % 2;
     }
     if (swap) std::swap(n1, n2);
-    a.truncate(n1, stride, from_left);
-    b->truncate(n2, stride, from_left);
-    return;
+    return apply(n1, n2);
   }
-  Encoding* target = strategy == Truncation::OnlyFirst ? &a : b;
-  if (!target)
-    throw Error("ERR_TRUNCATION", "truncation strategy only_second needs a second sequence");
-  if (target->size() <= to_remove)
-    throw Error("ERR_TRUNCATION", std::string("the ") + (strategy == Truncation::OnlyFirst ? "first" : "second") +
-                                      " sequence (" + std::to_string(target->size()) + " tokens) is too short to remove " +
-                                      std::to_string(to_remove) + " tokens and respect max_length " +
-                                      std::to_string(max_length));
-  target->truncate(target->size() - to_remove, stride, from_left);
+  const bool first = o.strategy == Truncation::OnlyFirst;
+  if (!first && !b) throw Error("ERR_TRUNCATION", "truncation strategy only_second needs a second sequence");
+  const size_t target = first ? na : nb;
+  if (target <= to_remove)
+    throw Error("ERR_TRUNCATION", std::string("the ") + (first ? "first" : "second") + " sequence (" + std::to_string(target) +
+                                      " tokens) is too short to remove " + std::to_string(to_remove) +
+                                      " tokens and respect max_length " + std::to_string(room));
+  if (first) apply(na - to_remove, nb);
+  else apply(na, nb - to_remove);
 }
 
 Encoding Tokenizer::finish(Encoding a, Encoding* b, const EncodeOptions& o) const {
@@ -223,17 +351,27 @@ Encoding Tokenizer::finish(Encoding a, Encoding* b, const EncodeOptions& o) cons
     if (n_added > o.max_length)
       throw Error("ERR_TRUNCATION", "max_length " + std::to_string(o.max_length) + " leaves no room: " +
                                         std::to_string(n_added) + " special tokens are added");
-    truncate_pair(a, b, o.max_length - n_added, o.strategy, o.stride, o.from_left, o.max_length);
+    truncate_pair(a, b, o.max_length - n_added, o);
+    if (b && o.overflow && !a.overflowing.empty() && !b->overflowing.empty()) {
+      const size_t rows = (a.overflowing.size() + 1) * (b->overflowing.size() + 1);
+      if (rows > kMaxPairWindows)
+        throw Error("ERR_TOO_MANY_WINDOWS", "both sides of the pair overflow: their windows combine into " + std::to_string(rows) +
+                                                " rows (more than " + std::to_string(kMaxPairWindows) +
+                                                "); use a larger max_length, a smaller stride, or only_first / only_second");
+    }
   }
-  a.word_starts = {};
-  if (b) b->word_starts = {};
-  return post_process(processor_.get(), std::move(a), b, o.add_special_tokens);
+  const bool cut = a.truncated || (b && b->truncated);
+  a.words = {};
+  if (b) b->words = {};
+  Encoding out = post_process(processor_.get(), std::move(a), b, o.add_special_tokens);
+  out.truncated = cut;
+  return out;
 }
 
 Encoding Tokenizer::encode(std::string_view a, const std::string_view* b, const EncodeOptions& o) const {
-  Encoding ea = encode_sequence(a, 0, o.utf16_offsets);
+  Encoding ea = encode_sequence(a, 0, o.utf16_offsets, stop_at(o, false));
   if (!b) return finish(std::move(ea), nullptr, o);
-  Encoding eb = encode_sequence(*b, 1, o.utf16_offsets);
+  Encoding eb = encode_sequence(*b, 1, o.utf16_offsets, stop_at(o, true));
   return finish(std::move(ea), &eb, o);
 }
 
@@ -244,11 +382,7 @@ int32_t Tokenizer::token_to_id(const std::string& token) const {
 
 const std::string* Tokenizer::id_to_token(int32_t id) const {
   if (const AddedToken* a = added_.by_id(id)) return &a->content;
-  const auto& tokens = model_->vocab().tokens;
-  if (id < 0 || static_cast<size_t>(id) >= tokens.size()) return nullptr;
-  const std::string& s = tokens[static_cast<size_t>(id)];
-  if (s.empty() && model_->vocab().find(s) != id) return nullptr;  // hole in the id space
-  return &s;
+  return model_->vocab().token(id);
 }
 
 std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special) const {

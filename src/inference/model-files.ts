@@ -56,6 +56,15 @@ function readJson(path: string): Record<string, unknown> | undefined {
   }
 }
 
+/**
+ * Positions a RoBERTa-family model (RoBERTa, XLM-R, CamemBERT) cannot use for tokens: they count
+ * from padding_idx + 1, so 514 position embeddings hold 512 tokens.
+ */
+function positionOffset(cfg: Record<string, unknown>): number {
+  const roberta = typeof cfg.model_type === 'string' && /roberta|camembert/.test(cfg.model_type);
+  return roberta && typeof cfg.pad_token_id === 'number' ? cfg.pad_token_id + 1 : 0;
+}
+
 export function readModelConfig(dir: string): ModelConfig {
   const cfg = readJson(join(dir, 'config.json')) ?? {};
   const tcfg = readJson(join(dir, 'tokenizer_config.json')) ?? {};
@@ -72,7 +81,7 @@ export function readModelConfig(dir: string): ModelConfig {
     modelType: typeof cfg.model_type === 'string' ? cfg.model_type : undefined,
     numLabels,
     labels: labels.length ? labels : Array.from({ length: numLabels }, (_, i) => `LABEL_${i}`),
-    maxPositionEmbeddings: typeof cfg.max_position_embeddings === 'number' ? cfg.max_position_embeddings : undefined,
+    maxPositionEmbeddings: typeof cfg.max_position_embeddings === 'number' ? cfg.max_position_embeddings - positionOffset(cfg) : undefined,
     modelMaxLength: typeof mml === 'number' && mml > 0 && mml < 1e7 ? mml : undefined,
   };
 }

@@ -6,6 +6,7 @@ import {
   CrossrankError,
   fromNative,
   invalidType,
+  outOfRange,
   validateBoolean,
   validateInteger,
   validateObject,
@@ -31,6 +32,13 @@ export interface EncodeOptions {
   direction?: 'right' | 'left';
   /** Tokens shared by consecutive overflowing windows. Default 0. */
   stride?: number;
+  /**
+   * Return what truncation cut off as overflowing windows of the same length overlapping by
+   * `stride`, covering the whole text. Default: true for a single text, false for a pair (a pair
+   * whose two sides are both cut gets every combination of their windows, as Hugging Face's;
+   * past 4096 windows it is refused with `ERR_TOO_MANY_WINDOWS`).
+   */
+  returnOverflowing?: boolean;
   /** Add [CLS]/[SEP] and the like. Default true. */
   addSpecialTokens?: boolean;
   /** Also return token strings. Default false. */
@@ -55,7 +63,7 @@ export interface Encoding {
   /** [start, end) of each token in its input string, in UTF-16 code units (JS string indices). */
   offsets: Uint32Array;
   tokens?: (string | null)[];
-  /** The parts cut off by truncation, as windows of the same length overlapping by `stride`. */
+  /** The parts cut off by truncation, as windows of the same length overlapping by `stride` (see `returnOverflowing`). */
   overflowing: Encoding[];
   /** True when truncation removed tokens. */
   truncated: boolean;
@@ -90,6 +98,7 @@ export class Tokenizer {
   static fromFile(path: string): Tokenizer {
     validateString(path, 'path');
     if (!existsSync(path)) throw new CrossrankError('ERR_FILE_NOT_FOUND', `tokenizer file not found: ${path}`);
+    if (!statSync(path).isFile()) throw new CrossrankError('ERR_TOKENIZER_FILE', `tokenizer file is not a regular file: ${path}`);
     try {
       return new Tokenizer(new addon.NativeTokenizer(path));
     } catch (e) {
@@ -124,7 +133,7 @@ export class Tokenizer {
   }
 
   /** Resolve user options into the flat native options (validating each). */
-  resolveOptions(opts: EncodeBatchOptions | undefined, name = 'options'): NativeEncodeOptions {
+  resolveOptions(opts: EncodeBatchOptions | undefined, name = 'options', pairs = false): NativeEncodeOptions {
     if (opts !== undefined) validateObject(opts, name);
     const o = opts ?? {};
     const out: NativeEncodeOptions = {
@@ -139,6 +148,8 @@ export class Tokenizer {
     };
     if (o.addSpecialTokens !== undefined) validateBoolean(o.addSpecialTokens, `${name}.addSpecialTokens`);
     if (o.returnTokens !== undefined) validateBoolean(o.returnTokens, `${name}.returnTokens`);
+    if (o.returnOverflowing !== undefined) validateBoolean(o.returnOverflowing, `${name}.returnOverflowing`);
+    out.overflow = o.returnOverflowing ?? !pairs;
     out.addSpecialTokens = o.addSpecialTokens ?? true;
     out.returnTokens = o.returnTokens ?? false;
     if (o.truncation !== undefined && o.truncation !== false) validateOneOf(o.truncation, `${name}.truncation`, STRATEGIES);
@@ -153,9 +164,12 @@ export class Tokenizer {
       out.strategy = o.truncation || (o.maxLength === undefined && defaults ? defaults.strategy : 'longest_first');
       out.stride = o.stride ?? (o.maxLength === undefined && defaults ? defaults.stride : 0);
       out.direction = o.direction ?? (o.maxLength === undefined && defaults ? defaults.direction : 'right');
+      // Values from tokenizer.json are checked here too, with the file named as their source.
+      const from = (key: 'maxLength' | 'stride') => (o[key] === undefined ? `truncation.${key === 'maxLength' ? 'max_length' : key} of tokenizer.json` : `${name}.${key}`);
+      if (out.maxLength < 1) throw outOfRange(from('maxLength'), 'an integer >= 1', out.maxLength);
       const specials = out.addSpecialTokens ? this.specialTokens.pair : 0;
       if (out.stride > 0 && out.stride >= out.maxLength - specials) {
-        throw new RangeError(`The value of "${name}.stride" must be less than maxLength minus special tokens (${out.maxLength - specials}). Received ${out.stride}`);
+        throw outOfRange(from('stride'), `less than maxLength minus the special tokens (${out.maxLength - specials})`, out.stride);
       }
     }
     out.threads = o.threads ?? availableParallelism();
@@ -166,7 +180,7 @@ export class Tokenizer {
   encode(text: string, pair?: string | null, options?: EncodeOptions): Encoding {
     validateString(text, 'text');
     if (pair !== undefined && pair !== null) validateString(pair, 'pair');
-    const opts = this.resolveOptions(options);
+    const opts = this.resolveOptions(options, 'options', pair !== undefined && pair !== null);
     opts.threads = 1;
     let batch: NativeBatch;
     try {
@@ -193,13 +207,15 @@ export class Tokenizer {
       else if (Array.isArray(item) && item.length === 2 && typeof item[0] === 'string' && typeof item[1] === 'string') pairs.push(i);
       else throw invalidType(`inputs[${i}]`, 'a string or a [string, string] pair', item);
     });
-    const opts = this.resolveOptions(options);
+    const singleOpts = this.resolveOptions(options);
+    const pairOpts = this.resolveOptions(options, 'options', true);
     const results: (Encoding | null)[] = new Array(inputs.length).fill(null);
     const failures: ItemFailure[] = [];
     const run = async (idx: number[], withPairs: boolean) => {
       if (idx.length === 0) return;
       const a = idx.map((i) => (withPairs ? (inputs[i] as readonly [string, string])[0] : (inputs[i] as string)));
       const b = withPairs ? idx.map((i) => (inputs[i] as readonly [string, string])[1]) : null;
+      const opts = withPairs ? pairOpts : singleOpts;
       let batch: NativeBatch;
       try {
         batch = await this.#native.encodeBatchAsync(a, b, opts);
@@ -272,7 +288,7 @@ function unpack(b: NativeBatch, opts: NativeEncodeOptions): Encoding[] {
     const main = row(i);
     const k = b.overflowCount[i]!;
     for (let j = 0; j < k; j++) main.overflowing.push(row(next++));
-    main.truncated = k > 0;
+    main.truncated = b.truncated[i] === 1;
     out.push(main);
   }
   return out;

@@ -1,10 +1,12 @@
 // Byte-pair encoding: merges applied lowest rank first (leftmost on ties) with a heap, so a word
 // of n symbols costs O(n log n) rather than O(n^2).
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <queue>
 
 #include "common/error.h"
 #include "common/unicode.h"
+#include "tokenizer/json_fields.h"
 #include "tokenizer/models/model.h"
 
 namespace crossrank::tok {
@@ -17,39 +19,63 @@ struct MergeInfo {
 class BPE : public Model {
  public:
   explicit BPE(const nlohmann::json& j) {
-    for (auto& [k, v] : j.at("vocab").items()) vocab_.add(k, v.get<int32_t>());
-    auto str = [&](const char* key) {
-      auto it = j.find(key);
-      return (it == j.end() || it->is_null()) ? std::string() : it->get<std::string>();
-    };
-    prefix_ = str("continuing_subword_prefix");
-    suffix_ = str("end_of_word_suffix");
-    const std::string unk = str("unk_token");
+    jf::check_type(j, "BPE", "model");
+    if (const auto* d = jf::find(j, "dropout"); d && !d->is_null()) {
+      const double p = jf::number(*d, "model.dropout");
+      if (p < 0 || p > 1) jf::fail("model.dropout", "a probability from 0 to 1", *d);
+      if (p > 0) throw Error("ERR_TOKENIZER_UNSUPPORTED", "model.dropout " + d->dump() + ": BPE dropout (random merges) is not supported");
+    }
+    if (!jf::find(j, "vocab") || !jf::find(j, "merges")) jf::missing(jf::find(j, "vocab") ? "model.merges" : "model.vocab");
+    read_vocab_map(j, vocab_);
+    prefix_ = jf::opt_str(j, "continuing_subword_prefix", "model.continuing_subword_prefix");
+    suffix_ = jf::opt_str(j, "end_of_word_suffix", "model.end_of_word_suffix");
+    const std::string unk = jf::opt_str(j, "unk_token", "model.unk_token");
     unk_ = unk.empty() ? -1 : vocab_.find(unk);
-    fuse_unk_ = j.value("fuse_unk", false);
-    byte_fallback_ = j.value("byte_fallback", false);
-    ignore_merges_ = j.value("ignore_merges", false);
+    fuse_unk_ = jf::opt_bool(j, "fuse_unk", "model.fuse_unk", false);
+    byte_fallback_ = jf::opt_bool(j, "byte_fallback", "model.byte_fallback", false);
+    ignore_merges_ = jf::opt_bool(j, "ignore_merges", "model.ignore_merges", false);
+    // A list of [a, b] pairs, or (older files) of "a b" strings; nothing else.
     const auto& merges = j.at("merges");
+    if (!merges.is_array()) jf::fail("model.merges", "a list of [a, b] pairs or \"a b\" strings", merges);
+    const bool pairs = std::all_of(merges.begin(), merges.end(), [](const nlohmann::json& m) {
+      return m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string();
+    });
+    const bool strings = !pairs && std::all_of(merges.begin(), merges.end(), [](const nlohmann::json& m) { return m.is_string(); });
+    if (!pairs && !strings) {
+      size_t k = 0;
+      while (k < merges.size() && (merges[k].is_string() || (merges[k].is_array() && merges[k].size() == 2 &&
+                                                              merges[k][0].is_string() && merges[k][1].is_string())))
+        ++k;
+      jf::fail("model.merges[" + std::to_string(k) + "]", "a [a, b] pair of strings (or, in every entry, an \"a b\" string)",
+               k < merges.size() ? merges[k] : merges);
+    }
     merges_.reserve(merges.size() * 2);
     int32_t rank = 0;
-    for (const auto& m : merges) {
+    for (size_t k = 0; k < merges.size(); ++k) {
+      const auto& m = merges[k];
       std::string a, b;
-      if (m.is_array()) {
-        a = m.at(0).get<std::string>();
-        b = m.at(1).get<std::string>();
+      if (pairs) {
+        a = m[0].get<std::string>();
+        b = m[1].get<std::string>();
       } else {
-        const std::string s = m.get<std::string>();
-        size_t sp = s.find(' ', 1);
-        if (sp == std::string::npos) throw Error("ERR_TOKENIZER_CONFIG", "BPE merge \"" + s + "\" has no space");
-        a = s.substr(0, sp);
-        b = s.substr(sp + 1);
+        const std::string line = m.get<std::string>();
+        if (line.rfind("#version", 0) == 0) continue;  // a merges.txt header kept in the list
+        const size_t sp = line.find(' ');
+        if (sp == std::string::npos || line.find(' ', sp + 1) != std::string::npos)
+          throw Error("ERR_TOKENIZER_CONFIG", "model.merges[" + std::to_string(k) + "] \"" + line + "\" is not two tokens separated by one space");
+        a = line.substr(0, sp);
+        b = line.substr(sp + 1);
       }
-      int32_t ia = vocab_.find(a), ib = vocab_.find(b);
-      std::string merged = a + (b.compare(0, prefix_.size(), prefix_) == 0 ? b.substr(prefix_.size()) : b);
-      int32_t in = vocab_.find(merged);
-      if (ia < 0 || ib < 0 || in < 0)
-        throw Error("ERR_TOKENIZER_CONFIG", "BPE merge \"" + a + " " + b + "\" uses a token missing from the vocabulary");
-      merges_.emplace(key(ia, ib), MergeInfo{rank++, in});
+      const std::string where = "model.merges[" + std::to_string(k) + "] \"" + a + " " + b + "\"";
+      const int32_t ia = vocab_.find(a), ib = vocab_.find(b);
+      if (ia < 0 || ib < 0)
+        throw Error("ERR_TOKENIZER_CONFIG", where + " uses \"" + (ia < 0 ? a : b) + "\", which is not in model.vocab");
+      if (b.size() < prefix_.size())
+        throw Error("ERR_TOKENIZER_CONFIG", where + " is shorter than model.continuing_subword_prefix");
+      const std::string merged = a + b.substr(prefix_.size());
+      const int32_t in = vocab_.find(merged);
+      if (in < 0) throw Error("ERR_TOKENIZER_CONFIG", where + " makes \"" + merged + "\", which is not in model.vocab");
+      merges_[key(ia, ib)] = MergeInfo{rank++, in};  // a repeated pair keeps its last rank, as in HF
     }
   }
 

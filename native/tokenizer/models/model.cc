@@ -4,15 +4,40 @@
 
 #include "common/error.h"
 #include "common/unicode.h"
+#include "tokenizer/json_fields.h"
 
 namespace crossrank::tok {
 
 void Vocab::add(const std::string& s, int32_t id) {
-  if (id < 0) throw Error("ERR_TOKENIZER_CONFIG", "negative token id for \"" + s + "\"");
-  if (tokens.size() <= static_cast<size_t>(id)) tokens.resize(static_cast<size_t>(id) + 1);
-  tokens[static_cast<size_t>(id)] = s;
+  const auto at = static_cast<size_t>(id);
+  // Dense while the ids stay within a small multiple of the count (a hostile id of 2^31 must not
+  // allocate 2^31 strings).
+  if (at < dense_.size() || at <= 2 * ids.size() + 4096) {
+    if (dense_.size() <= at) {
+      dense_.resize(at + 1);
+      used_.resize(at + 1, 0);
+    }
+    dense_[at] = s;
+    used_[at] = 1;
+  } else {
+    sparse_[id] = s;
+  }
   ids[s] = id;
   index.insert(s, id);
+}
+
+const std::string* Vocab::token(int32_t id) const {
+  if (id < 0) return nullptr;
+  const auto at = static_cast<size_t>(id);
+  if (at < dense_.size() && used_[at]) return &dense_[at];
+  auto it = sparse_.find(id);
+  return it == sparse_.end() ? nullptr : &it->second;
+}
+
+void read_vocab_map(const nlohmann::json& model, Vocab& v) {
+  const auto& vocab = jf::need(model, "vocab", "model.vocab");
+  if (!vocab.is_object()) jf::fail("model.vocab", "an object of token: id", vocab);
+  for (auto& [k, id] : vocab.items()) v.add(k, jf::id(id, "model.vocab[\"" + k + "\"]"));
 }
 
 Utf8Piece::Utf8Piece(const NStr& s) {
@@ -34,18 +59,25 @@ Utf8Piece::Utf8Piece(const NStr& s) {
 }
 
 std::unique_ptr<Model> make_model(const nlohmann::json& j) {
-  std::string type = j.value("type", std::string());
-  if (type.empty()) {
-    // Older files omit "type": infer it from the fields only one model has.
-    if (j.contains("merges")) type = "BPE";
-    else if (j.contains("vocab") && j["vocab"].is_array()) type = "Unigram";
-    else if (j.contains("continuing_subword_prefix") || j.contains("max_input_chars_per_word")) type = "WordPiece";
-    else if (j.contains("vocab") && j["vocab"].is_object()) type = "WordLevel";
+  if (!j.is_object()) jf::fail("model", "an object", j);
+  if (const auto* t = jf::find(j, "type")) {
+    const std::string type = jf::str(*t, "model.type");
+    if (type == "WordPiece") return make_wordpiece(j);
+    if (type == "BPE") return make_bpe(j);
+    if (type == "Unigram") return make_unigram(j);
+    if (type == "WordLevel") return make_wordlevel(j);
+    throw Error("ERR_TOKENIZER_UNSUPPORTED", "model.type \"" + type + "\" is not a known model (BPE, WordPiece, WordLevel, Unigram)");
   }
-  if (type == "WordPiece") return make_wordpiece(j);
-  if (type == "BPE") return make_bpe(j);
-  if (type == "Unigram") return make_unigram(j);
-  throw Error("ERR_TOKENIZER_UNSUPPORTED", "unsupported model type \"" + type + "\"");
+  // Older files omit "type": the first model that accepts the fields, as Hugging Face decides.
+  std::string why;
+  for (auto make : {make_bpe, make_wordpiece, make_wordlevel, make_unigram}) {
+    try {
+      return make(j);
+    } catch (const Error& e) {
+      why += std::string(why.empty() ? "" : "; ") + e.what();
+    }
+  }
+  throw Error("ERR_TOKENIZER_CONFIG", "model has no \"type\" and its fields fit no known model (" + why + ")");
 }
 
 }  // namespace crossrank::tok

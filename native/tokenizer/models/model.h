@@ -18,13 +18,21 @@ struct StrHash {
 };
 using StrMap = std::unordered_map<std::string, int32_t, StrHash, std::equal_to<>>;
 
-// Token strings by id, and ids by string (`ids` to iterate, `index` for the hot lookups).
+// Token strings by id, and ids by string (`ids` to iterate, `index` for the hot lookups). Ids may
+// have holes, as Hugging Face allows: dense ids live in a vector, far outliers in a map.
 struct Vocab {
   StrMap ids;
   StrIndex index;
-  std::vector<std::string> tokens;
   int32_t find(std::string_view s) const { return index.find(s); }
   void add(const std::string& s, int32_t id);
+  // The token of an id, or nullptr for an id no token has.
+  const std::string* token(int32_t id) const;
+  size_t size() const { return ids.size(); }
+
+ private:
+  std::vector<std::string> dense_;
+  std::vector<uint8_t> used_;
+  std::unordered_map<int32_t, std::string> sparse_;
 };
 
 class Model {
@@ -36,29 +44,44 @@ class Model {
   virtual void tokenize_range(const NStr& s, size_t a, size_t b, std::vector<Token>& out) const {
     tokenize(s.slice(a, b), out);
   }
-  // Every range of s as its own word; records where each word's tokens begin when asked.
+  // Every range of s as its own word (a pre-token). Records each word's token range in `words`
+  // when given; stops after the first word whose tokens reach `stop_at` in `out` (0: never), as
+  // Hugging Face stops reading a sequence under truncation. Returns how many ranges were read.
   using Ranges = std::vector<std::pair<uint32_t, uint32_t>>;
-  virtual void tokenize_ranges(const NStr& s, const Ranges& ranges, std::vector<Token>& out,
-                               std::vector<uint32_t>* word_starts) const {
-    for (auto [a, b] : ranges) {
-      if (word_starts) word_starts->push_back(static_cast<uint32_t>(out.size()));
-      tokenize_range(s, a, b, out);
-    }
+  using Words = std::vector<std::pair<uint32_t, uint32_t>>;
+  virtual size_t tokenize_ranges(const NStr& s, const Ranges& ranges, std::vector<Token>& out, Words* words,
+                                 size_t stop_at) const {
+    return read_words(ranges, out, words, stop_at, [&](size_t a, size_t b) { tokenize_range(s, a, b, out); });
   }
-  // True when a pair truncated with longest_first is measured the way Hugging Face measures
-  // WordPiece output (see Tokenizer::finish).
-  virtual bool whole_word_lengths() const { return false; }
   const Vocab& vocab() const { return vocab_; }
+  // Token count as Hugging Face's get_vocab_size (Unigram counts its list, duplicates included).
+  virtual size_t size() const { return vocab_.size(); }
 
  protected:
+  // The loop of tokenize_ranges around `one(a, b)`, which appends the tokens of chars [a, b).
+  template <typename F>
+  static size_t read_words(const Ranges& ranges, std::vector<Token>& out, Words* words, size_t stop_at, F&& one) {
+    for (size_t i = 0; i < ranges.size(); ++i) {
+      const auto first = static_cast<uint32_t>(out.size());
+      one(ranges[i].first, ranges[i].second);
+      if (words) words->emplace_back(first, static_cast<uint32_t>(out.size()));
+      if (stop_at && out.size() >= stop_at) return i + 1;
+    }
+    return ranges.size();
+  }
+
   Vocab vocab_;
 };
 
-// "model" of tokenizer.json; the type is inferred for old files without "type".
+// "model" of tokenizer.json. Old files without "type" get the first model whose fields they hold,
+// tried in Hugging Face's order (BPE, WordPiece, WordLevel, Unigram).
 std::unique_ptr<Model> make_model(const nlohmann::json& j);
 std::unique_ptr<Model> make_wordpiece(const nlohmann::json& j);
+std::unique_ptr<Model> make_wordlevel(const nlohmann::json& j);
 std::unique_ptr<Model> make_bpe(const nlohmann::json& j);
 std::unique_ptr<Model> make_unigram(const nlohmann::json& j);
+// A {token: id} object, as BPE, WordPiece and WordLevel store their vocabulary.
+void read_vocab_map(const nlohmann::json& model, Vocab& v);
 
 // UTF-8 of a piece plus the char index of every byte (and of the end), for byte-ranged models.
 struct Utf8Piece {

@@ -1,9 +1,11 @@
 // Unigram (SentencePiece): Viterbi over a byte trie of the pieces; characters no piece covers
 // become unk (score min - 10), consecutive unks fused, as in SentencePiece and HF tokenizers.
 #include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "common/error.h"
+#include "tokenizer/json_fields.h"
 #include "tokenizer/models/model.h"
 
 namespace crossrank::tok {
@@ -12,25 +14,40 @@ namespace {
 class Unigram : public Model {
  public:
   explicit Unigram(const nlohmann::json& j) {
-    const auto& v = j.at("vocab");
+    jf::check_type(j, "Unigram", "model");
+    const auto& v = jf::need(j, "vocab", "model.vocab");
+    if (!v.is_array()) jf::fail("model.vocab", "a list of [piece, score] pairs", v);
     scores_.reserve(v.size());
-    int32_t id = 0;
     min_score_ = INFINITY;
     node_token_.push_back(-1);
-    for (const auto& e : v) {
-      const std::string piece = e.at(0).get<std::string>();
-      double score = e.at(1).get<double>();
-      vocab_.add(piece, id);
+    for (size_t k = 0; k < v.size(); ++k) {
+      const auto& e = v[k];
+      const std::string path = "model.vocab[" + std::to_string(k) + "]";
+      if (!e.is_array() || e.size() != 2) jf::fail(path, "a [piece, score] pair", e);
+      const std::string piece = jf::str(e[0], path + "[0]");
+      const double score = jf::number(e[1], path + "[1]");
+      const auto id = static_cast<int32_t>(k);
+      vocab_.add(piece, id);  // a repeated piece: the last one wins, as in HF
       scores_.push_back(score);
       min_score_ = std::min(min_score_, score);
       insert(piece, id);
-      ++id;
     }
-    auto u = j.find("unk_id");
-    unk_ = (u == j.end() || u->is_null()) ? -1 : u->get<int32_t>();
-    byte_fallback_ = j.value("byte_fallback", false);
+    const auto* u = jf::find(j, "unk_id");
+    unk_ = -1;
+    if (u && !u->is_null()) {
+      const uint64_t id = jf::uint(*u, "model.unk_id", std::numeric_limits<uint64_t>::max());
+      if (v.empty()) throw Error("ERR_TOKENIZER_CONFIG", "model.vocab is empty but model.unk_id is set");
+      if (id >= v.size())
+        throw Error("ERR_TOKENIZER_CONFIG", "model.unk_id " + std::to_string(id) + " is not in model.vocab (" +
+                                                std::to_string(v.size()) + " pieces)");
+      unk_ = static_cast<int32_t>(id);
+    }
+    const auto* bf = jf::find(j, "byte_fallback");
+    byte_fallback_ = bf ? jf::boolean(*bf, "model.byte_fallback") : false;
     fuse_unk_ = true;
   }
+
+  size_t size() const override { return scores_.size(); }
 
   void tokenize(const NStr& piece, std::vector<Token>& out) const override {
     if (piece.empty()) return;
@@ -66,7 +83,7 @@ class Unigram : public Model {
         if (e + 1 - s == mblen) single = true;
       }
       if (!single) {
-        if (unk_ < 0) throw Error("ERR_TOKENIZER_CONFIG", "Unigram model has no unk_id but met an unknown character");
+        if (unk_ < 0) throw Error("ERR_TOKENIZER_UNK", "a character is in no Unigram piece and model.unk_id is not set");
         Node& tgt = best[s + mblen];
         double cand = base + unk_score;
         if (tgt.start < 0 || cand > tgt.score) {
@@ -142,7 +159,7 @@ class Unigram : public Model {
         node = it->second;
       }
     }
-    if (!piece.empty() && node_token_[node] < 0) node_token_[node] = id;
+    if (!piece.empty()) node_token_[node] = id;
   }
 
   std::vector<double> scores_;

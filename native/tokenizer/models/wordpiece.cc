@@ -2,9 +2,11 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <limits>
 
 #include "common/error.h"
 #include "common/unicode.h"
+#include "tokenizer/json_fields.h"
 #include "tokenizer/models/model.h"
 
 namespace crossrank::tok {
@@ -13,12 +15,17 @@ namespace {
 class WordPiece : public Model {
  public:
   explicit WordPiece(const nlohmann::json& j) {
-    for (auto& [k, v] : j.at("vocab").items()) vocab_.add(k, v.get<int32_t>());
-    prefix_ = j.value("continuing_subword_prefix", std::string("##"));
-    max_chars_ = j.value("max_input_chars_per_word", 100);
-    const std::string unk = j.value("unk_token", std::string("[UNK]"));
+    // Hugging Face requires all four fields (its files always hold them).
+    jf::check_type(j, "WordPiece", "model");
+    const std::string unk = jf::str(jf::need(j, "unk_token", "model.unk_token"), "model.unk_token");
+    prefix_ = jf::str(jf::need(j, "continuing_subword_prefix", "model.continuing_subword_prefix"), "model.continuing_subword_prefix");
+    max_chars_ = static_cast<size_t>(jf::uint(jf::need(j, "max_input_chars_per_word", "model.max_input_chars_per_word"),
+                                              "model.max_input_chars_per_word", std::numeric_limits<uint64_t>::max()));
+    jf::need(j, "vocab", "model.vocab");
+    read_vocab_map(j, vocab_);
+    // An unk_token missing from the vocabulary fails only the texts that need it, as in HF.
     unk_ = vocab_.find(unk);
-    if (unk_ < 0) throw Error("ERR_TOKENIZER_CONFIG", "WordPiece unk_token \"" + unk + "\" is not in the vocabulary");
+    unk_name_ = unk;
     // Continuation pieces indexed without their prefix, so lookups need no string building. No
     // match can be longer than the longest entry, so the search starts there.
     for (auto& [tok, id] : vocab_.ids) {
@@ -32,19 +39,14 @@ class WordPiece : public Model {
 
   void tokenize(const NStr& piece, std::vector<Token>& out) const override { tokenize_range(piece, 0, piece.size(), out); }
 
-  bool whole_word_lengths() const override { return true; }
-
   void tokenize_range(const NStr& s, size_t a, size_t b, std::vector<Token>& out) const override {
     word(s, a, b, scratch(), out);
   }
 
-  void tokenize_ranges(const NStr& s, const Ranges& ranges, std::vector<Token>& out,
-                       std::vector<uint32_t>* word_starts) const override {
+  size_t tokenize_ranges(const NStr& s, const Ranges& ranges, std::vector<Token>& out, Words* words,
+                         size_t stop_at) const override {
     Scratch& sc = scratch();  // one thread-local lookup per text, not per word
-    for (auto [a, b] : ranges) {
-      if (word_starts) word_starts->push_back(static_cast<uint32_t>(out.size()));
-      word(s, a, b, sc, out);
-    }
+    return read_words(ranges, out, words, stop_at, [&](size_t a, size_t b) { word(s, a, b, sc, out); });
   }
 
  private:
@@ -61,8 +63,8 @@ class WordPiece : public Model {
   void word(const NStr& s, size_t a, size_t b, Scratch& sc, std::vector<Token>& out) const {
     if (a >= b) return;
     const Token unk{unk_, s.o0[a], s.o1[b - 1]};
-    if (b - a > static_cast<size_t>(max_chars_)) {
-      out.push_back(unk);
+    if (b - a > max_chars_) {
+      push_unk(unk, out);
       return;
     }
     std::string& t = sc.t;
@@ -96,7 +98,7 @@ class WordPiece : public Model {
       }
       if (found < 0) {
         out.resize(mark);
-        out.push_back(unk);
+        push_unk(unk, out);
         return;
       }
       out.push_back(Token{found, s.o0[char_of(start)], s.o1[char_of(end) - 1]});
@@ -104,8 +106,14 @@ class WordPiece : public Model {
     }
   }
 
-  std::string prefix_;
-  int max_chars_;
+  void push_unk(const Token& unk, std::vector<Token>& out) const {
+    if (unk_ < 0)
+      throw Error("ERR_TOKENIZER_UNK", "a word has no WordPiece tokens and the unk_token \"" + unk_name_ + "\" is not in the vocabulary");
+    out.push_back(unk);
+  }
+
+  std::string prefix_, unk_name_;
+  size_t max_chars_;
   int32_t unk_;
   StrIndex cont_;
   size_t max_first_ = 0, max_cont_ = 0;
