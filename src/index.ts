@@ -40,4 +40,4 @@ export {
   type SearchResult as CollectionSearchResult,
 } from './collection/collection.js';
 export { LatencyPlanner, type Plan, type PlannerModel } from './pipeline/planner.js';
-export { createServer, type ServerOptions } from './server/server.js';
+export { ApiKeys, DEFAULT_LIMITS, DEFAULT_TIMEOUTS, createServer, type ServerControl, type ServerLimits, type ServerOptions, type ServerState, type ServerTimeouts } from './server/server.js';

@@ -160,7 +160,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Fastify
     // Node checks the headers and request timeouts on this interval (default 30 s).
     http: { headersTimeout: timeouts.headersMs, connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(timeouts.headersMs / 2))) },
     return503OnClosing: true,
-    ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
+    ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false, allowUnionTypes: true } },
   });
   app.server.maxConnections = maxConnections;
 
