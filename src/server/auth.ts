@@ -88,7 +88,12 @@ export interface AuthOptions {
   onFailure(req: FastifyRequest): void;
 }
 
-const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
+const LOOPBACK = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|::ffff:127\.\d{1,3}\.\d{1,3}\.\d{1,3})$/;
+
+/** Whether a socket address is a loopback one (127.0.0.0/8, ::1, IPv4-mapped 127.x). */
+export function isLoopback(address: string): boolean {
+  return LOOPBACK.test(address);
+}
 
 function open(req: FastifyRequest, o: AuthOptions): boolean {
   const path = req.url.split('?')[0];
@@ -103,7 +108,7 @@ export function installAuth(app: FastifyInstance, o: AuthOptions): void {
     if (open(req, o)) return;
     if (o.keys.size === 0) {
       const local = req.socket?.localAddress;
-      if (o.insecureNoAuth || local === undefined || LOOPBACK.test(local)) return;
+      if (o.insecureNoAuth || local === undefined || isLoopback(local)) return;
       o.onFailure(req);
       throw new HttpError(403, 'Unauthorized', 'ERR_AUTH_REQUIRED', 'this server has no API key configured and answers only on loopback addresses; configure a key (or insecureNoAuth)');
     }

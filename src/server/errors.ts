@@ -23,6 +23,7 @@ export interface ErrorHooks {
 /** Send an HttpError in the service's shape. */
 export function sendError(req: FastifyRequest, reply: FastifyReply, h: HttpError): FastifyReply {
   for (const [k, v] of Object.entries(h.headers)) void reply.header(k, v);
+  void reply.header('x-request-id', req.id);
   return reply.status(h.status).send({ error: h.message, message: h.message, error_type: h.errorType, code: h.code, request_id: req.id, ...h.extra });
 }
 

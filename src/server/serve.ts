@@ -11,6 +11,7 @@ import { BiEncoder } from '../inference/bi-encoder.js';
 import { CrossEncoder } from '../inference/cross-encoder.js';
 import { RerankPool } from '../pool/rerank-pool.js';
 import { ApiKeys, createServer, type ServerLimits, type ServerTimeouts } from './app.js';
+import { isLoopback } from './auth.js';
 
 export interface ServeOptions {
   rerank?: string;
@@ -37,8 +38,6 @@ export interface ServeOptions {
   onDownload?: (p: DownloadProgress) => void;
 }
 
-const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\])$/;
-
 /** Every key the options name: flags, CROSSRANK_API_KEYS, the key file. */
 function gatherKeys(o: ServeOptions): string[] {
   const env = process.env.CROSSRANK_API_KEYS;
@@ -48,7 +47,7 @@ function gatherKeys(o: ServeOptions): string[] {
 export async function serve(o: ServeOptions): Promise<void> {
   if (!o.rerank && !o.embedder && !o.collection) throw new CrossrankError('ERR_INVALID_ARG_VALUE', 'serve needs at least one of --rerank, --embedder, --collection');
   const keys = new ApiKeys(gatherKeys(o), '--api-key');
-  const loopback = LOOPBACK_HOSTS.test(o.host);
+  const loopback = o.host === 'localhost' || isLoopback(o.host.replace(/^\[(.*)\]$/, '$1'));
   if (o.apiKeyFile && keys.size === 0) throw new CrossrankError('ERR_API_KEY_FILE', `the API key file ${o.apiKeyFile} holds no key`);
   if (keys.size === 0 && !loopback && !o.insecureNoAuth) {
     throw new CrossrankError(
