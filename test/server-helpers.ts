@@ -22,13 +22,8 @@ export interface Answer {
   text: string;
 }
 
-/** POST a JSON body (a string is sent as is) with an optional key and headers. */
-export async function post(url: string, body: unknown, key: string | null = KEY, headers: Record<string, string> = {}): Promise<Answer> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}), ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
+/** Read a fetch response as an Answer. */
+async function answer(res: Response): Promise<Answer> {
   const text = await res.text();
   let parsed: unknown = null;
   try {
@@ -39,16 +34,19 @@ export async function post(url: string, body: unknown, key: string | null = KEY,
   return { status: res.status, headers: res.headers, body: parsed, text };
 }
 
+/** POST a JSON body (a string is sent as is) with an optional key and headers. */
+export async function post(url: string, body: unknown, key: string | null = KEY, headers: Record<string, string> = {}): Promise<Answer> {
+  return answer(
+    await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}), ...headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    }),
+  );
+}
+
 export async function get(url: string, key: string | null = KEY): Promise<Answer> {
-  const res = await fetch(url, { headers: key ? { authorization: `Bearer ${key}` } : {} });
-  const text = await res.text();
-  let parsed: unknown = null;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    parsed = null;
-  }
-  return { status: res.status, headers: res.headers, body: parsed, text };
+  return answer(await fetch(url, { headers: key ? { authorization: `Bearer ${key}` } : {} }));
 }
 
 /** The value of one sample of a Prometheus text exposition (0 when absent). */
