@@ -172,18 +172,18 @@ export async function createServer(options: ServerOptions = {}): Promise<Fastify
       if (typeof h.extra.limit === 'string') metrics.limits.inc({ limit: h.extra.limit });
     },
   });
-  // JSON bodies: counted (array items, values, depth) on the raw bytes before JSON.parse builds anything.
+  // JSON bodies: counted (array items, values, depth) on the raw text before JSON.parse builds anything.
   const rules = shapeRules(limits);
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
     try {
-      checkShape(body as Buffer, rules);
+      checkShape(body as string, rules);
     } catch (e) {
       done(e as Error, undefined);
       return;
     }
-    parseJson(req, (body as Buffer).toString('utf8'), done);
+    parseJson(req, body as string, done);
   });
 
   if (origins.length) await app.register(cors, { origin: origins, methods: ['GET', 'POST'], allowedHeaders: ['authorization', 'content-type', 'x-request-timeout-ms'], maxAge: 600 });

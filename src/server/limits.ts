@@ -98,96 +98,94 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
 /**
- * Count what JSON.parse would build, without building it: items of each array held by a top-level
- * field, all values, nesting depth. One pass over the bytes; strings are skipped with indexOf.
- * Returns the first violation (with the array's full item count), or null. Syntax is JSON.parse's
- * job: on malformed input this only has to terminate, which it does (one forward pass).
+ * The index of the quote closing the string opened at `open`, or -1: String#indexOf finds each
+ * candidate quote (a builtin, so long documents are skipped fast); an odd run of backslashes
+ * before it means it is escaped.
  */
-export function scanJsonShape(buf: Uint8Array, rules: ShapeRules): ShapeViolation | null {
-  // One frame per open container: arrays count items; objects track whether a key comes next.
-  const isArray: boolean[] = [];
-  const items: number[] = [];
-  const field: string[] = [];
+function stringEnd(text: string, open: number): number {
+  let q = open + 1;
+  for (;;) {
+    q = text.indexOf('"', q);
+    if (q < 0) return -1;
+    let k = q - 1;
+    while (k > open && text.charCodeAt(k) === BACKSLASH) k--;
+    if ((q - 1 - k) % 2 === 0) return q;
+    q++;
+  }
+}
+
+/**
+ * Count what JSON.parse would build, without building it: items of each array held by a top-level
+ * field, all values, nesting depth. One pass over the text with a fixed-size stack (nesting is
+ * capped), so it allocates nothing per value. Returns the first violation (a too-long array with
+ * its full item count), or null. Syntax is JSON.parse's job: on malformed input this only has to
+ * terminate, which it does (one forward pass).
+ */
+export function scanJsonShape(text: string, rules: ShapeRules): ShapeViolation | null {
+  const names = Object.keys(rules.fields);
+  const maxDepth = rules.maxDepth;
+  // Per open container: 1 for an array; its item count; the field rule it answers to (-1: none).
+  const isArray = new Uint8Array(maxDepth + 1);
+  const items = new Float64Array(maxDepth + 1);
+  const rule = new Int32Array(maxDepth + 1);
+  let depth = 0;
   let expectKey = false;  // in an object, before a member's key
   let afterOpen = false;  // just after '[': the next value is the first item
   let values = 1;
-  let lastKey = '';
-  let over: { depth: number; field: string; limit: keyof ServerLimits; max: number } | null = null;
-  const n = buf.length;
+  let lastKey = -1;  // rule index of the last top-level key, -1 when it names no counted field
+  let overDepth = -1;  // the depth of the first array over its limit
+  const n = text.length;
   let i = 0;
   while (i < n) {
-    const c = buf[i]!;
+    const c = text.charCodeAt(i);
     if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
       i++;
       continue;
     }
-    const depth = isArray.length;
     if (afterOpen) {
       afterOpen = false;
       if (c !== 0x5d) items[depth - 1] = 1;
     }
     if (c === QUOTE) {
-      // Skip the string: find the closing quote that is not escaped (an even run of backslashes).
-      let q = i + 1;
-      for (;;) {
-        q = buf.indexOf(QUOTE, q);
-        if (q < 0) return null;  // unterminated: JSON.parse reports it
-        let k = q - 1;
-        while (k > i && buf[k] === BACKSLASH) k--;
-        if ((q - 1 - k) % 2 === 0) break;
-        q++;
-      }
-      if (expectKey && depth === 1) lastKey = Buffer.from(buf.buffer, buf.byteOffset + i + 1, Math.min(q - i - 1, 64)).toString('latin1');
+      const q = stringEnd(text, i);
+      if (q < 0) return null;  // unterminated: JSON.parse reports it
+      if (expectKey && depth === 1) lastKey = names.indexOf(text.slice(i + 1, q));
       i = q + 1;
       continue;
     }
-    switch (c) {
-      case 0x5b:  // [
-      case 0x7b: {  // {
-        values++;
-        if (depth + 1 > rules.maxDepth) return { limit: 'max_json_depth', field: '(body)', value: depth + 1, maximum: rules.maxDepth };
-        const arr = c === 0x5b;
-        isArray.push(arr);
-        items.push(0);
-        field.push(depth === 1 && !isArray[0] ? lastKey : '');
-        afterOpen = arr;
-        expectKey = !arr;
-        break;
+    if (c === 0x5b || c === 0x7b) {  // [ {
+      values++;
+      if (depth + 1 > maxDepth) return { limit: 'max_json_depth', field: '(body)', value: depth + 1, maximum: maxDepth };
+      const arr = c === 0x5b;
+      isArray[depth] = arr ? 1 : 0;
+      items[depth] = 0;
+      rule[depth] = arr && depth === 1 && !isArray[0] ? lastKey : -1;
+      depth++;
+      afterOpen = arr;
+      expectKey = !arr;
+    } else if (c === 0x5d || c === 0x7d) {  // ] }
+      if (overDepth === depth) break;
+      if (depth > 0) depth--;
+      expectKey = false;
+    } else if (c === 0x2c) {  // ,
+      values++;
+      if (depth > 0 && isArray[depth - 1]) {
+        const count = ++items[depth - 1]!;
+        const r = rule[depth - 1]!;
+        if (overDepth < 0 && r >= 0 && count > rules.fields[names[r]!]!.max) overDepth = depth;
+      } else {
+        expectKey = true;
       }
-      case 0x5d:  // ]
-      case 0x7d: {  // }
-        if (over && over.depth === depth) {
-          return { limit: over.limit, field: over.field, value: items[depth - 1]!, maximum: over.max };
-        }
-        isArray.pop();
-        items.pop();
-        field.pop();
-        expectKey = false;
-        break;
-      }
-      case 0x2c: {  // ,
-        values++;
-        if (depth > 0 && isArray[depth - 1]) {
-          const count = ++items[depth - 1]!;
-          const rule = rules.fields[field[depth - 1]!];
-          if (!over && rule && count > rule.max) over = { depth, field: field[depth - 1]!, limit: rule.limit, max: rule.max };
-        } else {
-          expectKey = true;
-        }
-        break;
-      }
-      case 0x3a:  // :
-        expectKey = false;
-        break;
-      default:
-        break;
+    } else if (c === 0x3a) {  // :
+      expectKey = false;
     }
     // A too-long array is reported with its full count (at its ']'); everything else at once.
-    if (!over && values > rules.maxValues) return { limit: 'maxJsonValues', field: '(body)', value: values, maximum: rules.maxValues };
+    if (overDepth < 0 && values > rules.maxValues) return { limit: 'maxJsonValues', field: '(body)', value: values, maximum: rules.maxValues };
     i++;
   }
-  if (over) return { limit: over.limit, field: over.field, value: items[over.depth - 1] ?? 0, maximum: over.max };
-  return null;
+  if (overDepth < 0) return null;
+  const name = names[rule[overDepth - 1]!]!;
+  return { limit: rules.fields[name]!.limit, field: name, value: items[overDepth - 1]!, maximum: rules.fields[name]!.max };
 }
 
 /** Scan rules for this server's limits: which top-level fields hold which counted arrays. */
@@ -201,8 +199,8 @@ export function shapeRules(limits: ServerLimits): ShapeRules {
 }
 
 /** Throw the limit error for a scan's violation. */
-export function checkShape(buf: Uint8Array, rules: ShapeRules): void {
-  const v = scanJsonShape(buf, rules);
+export function checkShape(text: string, rules: ShapeRules): void {
+  const v = scanJsonShape(text, rules);
   if (v) throw limitError(v.limit, v.field, v.value, v.maximum);
 }
 
