@@ -35,10 +35,11 @@ async function answer(res: Response): Promise<Answer> {
 }
 
 /** POST a JSON body (a string is sent as is) with an optional key and headers. */
-export async function post(url: string, body: unknown, key: string | null = KEY, headers: Record<string, string> = {}): Promise<Answer> {
+export async function post(url: string, body: unknown, key: string | null = KEY, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Answer> {
   return answer(
     await fetch(url, {
       method: 'POST',
+      ...(signal ? { signal } : {}),
       headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}), ...headers },
       body: typeof body === 'string' ? body : JSON.stringify(body),
     }),
@@ -64,10 +65,18 @@ export interface Cli {
   exit: Promise<number | null>;
 }
 
+// Servers a failed test leaves behind die with the test process.
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
 /** Start `crossrank serve` with these arguments; resolves once it listens (or rejects with its output). */
 export function startCli(args: string[], env: Record<string, string> = {}): Promise<Cli> {
   const cli = join(import.meta.dirname, '../dist/cli.js');
   const child = spawn(process.execPath, [cli, 'serve', '--port', '0', ...args], { env: { ...process.env, ...env } });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
   let out = '';
   child.stdout.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr.on('data', (b: Buffer) => (out += b.toString()));
