@@ -1,11 +1,12 @@
 // bench/load: `crossrank serve` (a child process, with an API key) under --connections clients for
 // --duration seconds of mixed /v1/rerank, /v2/rerank, /rerank and /search requests, --bad of them
-// malformed or over a limit. Checks: no 5xx, no connection errors, every answer the status it must
-// be; prints p50 / p99 latency, throughput and the server's RSS growth after the warm-up (first
-// sixth of the run). Then the same load again while --slowloris sockets trickle headers or a body
-// a byte a second: the server's timeouts must cut every one of them off while the normal clients
-// keep being answered (their p99 printed beside the clean run's).
-//   node bench/load.js [--duration 60] [--connections 50] [--bad 0.1] [--slowloris 200] [--workers N] [--model DIR] [--test]
+// malformed or over a limit, after --warmup seconds of the same load. Checks: no 5xx, no connection
+// errors, every answer the status it must be; prints p50 / p99 latency, throughput and the server's
+// RSS growth over the run (from its RSS after the warm-up). Then the same load again while
+// --slowloris sockets trickle headers or a body a byte a second: the server's timeouts must cut
+// every one of them off while the normal clients keep being answered (their p99 printed beside
+// the clean run's).
+//   node bench/load.js [--duration 60] [--warmup 20] [--connections 50] [--bad 0.1] [--slowloris 200] [--workers N] [--model DIR] [--test]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { arg, sharedPath, smoke } from './common.js';
 import { byClass, requestMix, rssBytes, runLoad, startNode, statusLine } from './load-common.js';
 
 const duration = Number(arg('duration', smoke ? 4 : 60));
+const warmup = Number(arg('warmup', smoke ? 2 : 20));
 const connections = Number(arg('connections', smoke ? 10 : 50));
 const bad = Number(arg('bad', 0.1));
 const slowloris = Number(arg('slowloris', smoke ? 20 : 200));
@@ -47,19 +49,19 @@ const node = await startNode([
 console.log(`bench/load: ${connections} clients × ${duration} s, ${Math.round(bad * 100)} % malformed or over-limit, model ${model}${workers ? `, ${workers} workers` : ', in-process'}`);
 
 /** One load run, sampling the server's RSS every second. */
-async function run(label) {
+async function run(label, seconds = duration) {
   const mix = requestMix({ queries, docs, bad, search: true });
-  const rss = [];
+  const warm = rssBytes(node.pid);
+  const rss = [warm];
   const sampler = setInterval(() => rss.push(rssBytes(node.pid)), 1000);
-  const result = await runLoad({ url: node.url, connections, duration, requests: mix.requests });
+  const result = await runLoad({ url: node.url, connections, duration: seconds, requests: mix.requests });
   clearInterval(sampler);
   const c = byClass(result);
-  const warm = rss[Math.max(0, Math.floor(rss.length / 6) - 1)] ?? rss[0];
-  const growth = (Math.max(...rss.slice(Math.floor(rss.length / 6))) / warm - 1) * 100;
+  const growth = (Math.max(...rss) / warm - 1) * 100;
   const unexpected = Object.values(mix.tally.unexpected).reduce((a, b) => a + b, 0);
   console.log(`${label}: ${result.requests.total} requests, ${result.requests.average.toFixed(1)} requests/s; latency p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms`);
   console.log(`  statuses ${statusLine(result)}; 5xx ${c['5xx']}, connection errors ${result.errors}, timeouts ${result.timeouts}, unexpected statuses ${unexpected}${unexpected ? ` ${JSON.stringify(mix.tally.unexpected)}` : ''}`);
-  console.log(`  server RSS ${(warm / 2 ** 20).toFixed(0)} MiB after warm-up, peak after ${(Math.max(...rss) / 2 ** 20).toFixed(0)} MiB: growth ${growth.toFixed(1)} %`);
+  console.log(`  server RSS ${(warm / 2 ** 20).toFixed(0)} MiB at the start, peak ${(Math.max(...rss) / 2 ** 20).toFixed(0)} MiB: growth ${growth.toFixed(1)} %`);
   return { result, c, unexpected, growth };
 }
 
@@ -105,6 +107,7 @@ function attack(n, port) {
   };
 }
 
+const warm = await run(`warm-up ${warmup} s`, warmup);
 const clean = await run('clean run');
 const port = Number(new URL(node.url).port);
 const loris = attack(slowloris, port);
@@ -116,8 +119,8 @@ const longest = Math.max(cuts.at(-1) ?? 0, oldest);
 const cutInTime = cuts.length > 0 && longest <= receiveMs + 2500;
 console.log(`  slowloris: ${cuts.length} sockets cut off by the server (lived median ${((cuts[Math.floor(cuts.length / 2)] ?? 0) / 1000).toFixed(1)} s, longest ${(longest / 1000).toFixed(1)} s counting those still open; headers timeout ${headersMs / 1000} s, receive timeout ${receiveMs / 1000} s)`);
 console.log(`normal clients' p99: ${clean.result.latency.p99} ms clean, ${attacked.result.latency.p99} ms under slowloris (p50 ${clean.result.latency.p50} → ${attacked.result.latency.p50} ms)`);
-const failures = [clean, attacked].reduce((n, r) => n + r.c['5xx'] + r.result.errors + r.unexpected, 0);
-console.log(`checks: 5xx + connection errors + unexpected statuses = ${failures}; every slowloris socket cut within its timeout: ${cutInTime ? 'yes' : 'NO'}; RSS growth after warm-up ${clean.growth.toFixed(1)} % clean, ${attacked.growth.toFixed(1)} % attacked`);
+const failures = [warm, clean, attacked].reduce((n, r) => n + r.c['5xx'] + r.result.errors + r.unexpected, 0);
+console.log(`checks: 5xx + connection errors + unexpected statuses = ${failures}; every slowloris socket cut within its timeout: ${cutInTime ? 'yes' : 'NO'}; RSS growth after the warm-up ${clean.growth.toFixed(1)} % clean, ${attacked.growth.toFixed(1)} % attacked`);
 
 node.child.kill('SIGTERM');
 const code = await node.exit;

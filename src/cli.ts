@@ -200,7 +200,7 @@ program
   .option('--max-json-values <n>', 'most JSON values in a request body', int('--max-json-values'), 100000)
   .option('--body-limit <bytes>', 'largest request body', int('--body-limit'), 16 * 1024 * 1024)
   .option('--max-queue <n>', 'most requests admitted to model work (running or waiting); more get 429', int('--max-queue'), 256)
-  .option('--max-concurrent <n>', 'most requests doing model work at once (default 1 in-process, unlimited with --workers)', int('--max-concurrent'))
+  .option('--max-concurrent <n>', 'most requests doing model work at once (default 4 in-process, unlimited with --workers)', int('--max-concurrent'))
   .option('--max-connections <n>', 'most open connections', int('--max-connections'), 1024)
   .option('--request-timeout-ms <ms>', "deadline of a request's work; past it the scoring stops and the answer is 504", int('--request-timeout-ms'), 30000)
   .option('--receive-timeout-ms <ms>', 'time to receive a whole request (headers and body)', int('--receive-timeout-ms'), 30000)
