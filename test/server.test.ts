@@ -197,6 +197,11 @@ describe('HTTP server', () => {
         }
       });
     });
+    // It listens first and answers /health 503 while the model loads.
+    for (let i = 0; (await fetch(`${url}/health`)).status !== 200; i++) {
+      expect(i).toBeLessThan(600);
+      await new Promise((r) => setTimeout(r, 50));
+    }
     const texts = docs.slice(0, 10);
     const res = await fetch(`${url}/rerank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: Q, texts }) });
     expect(res.status).toBe(200);

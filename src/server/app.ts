@@ -27,7 +27,8 @@ import { Admission } from './admission.js';
 import { ApiKeys, installAuth } from './auth.js';
 import { cohereRoutes } from './cohere.js';
 import { embedRoutes } from './embed.js';
-import { HttpError, installErrorHandling } from './errors.js';
+import { installErrorHandling } from './errors.js';
+import { draining, loading } from './http-error.js';
 import { describeModel, type ModelFacts } from './info.js';
 import { checkShape, resolveLimits, shapeRules, type ServerLimits } from './limits.js';
 import { addScorerGauges, makeMetrics } from './metrics.js';
@@ -121,6 +122,14 @@ function resolveTimeouts(given: Partial<ServerTimeouts> | undefined): ServerTime
   return t;
 }
 
+/** The caller's pino options with the Authorization header always redacted (their own paths kept). */
+function withRedaction(o: LoggerOptions): LoggerOptions {
+  const ours = ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization'];
+  const theirs = Array.isArray(o.redact) ? o.redact : (o.redact?.paths ?? []);
+  const censor = Array.isArray(o.redact) ? '[redacted]' : (o.redact?.censor ?? '[redacted]');
+  return { ...o, redact: { paths: [...new Set([...ours, ...theirs])], censor } };
+}
+
 /** Routes that stay open while loading or draining (health checks, scraping). */
 const ALWAYS_OPEN = new Set(['/health', '/metrics']);
 
@@ -147,8 +156,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Fastify
   const metrics = makeMetrics(admission, () => (svc.state === 'ready' ? 1 : 0));
   const svc = new Service(limits, admission, metrics, autoTruncate, timeouts.requestMs);
 
-  const redact = { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'headers.authorization', 'apiKeys'], censor: '[redacted]' };
-  const logger = options.logger === undefined ? { level: 'info', redact } : options.logger === false ? false : options.logger === true ? { redact } : { redact, ...options.logger };
+  const logger = options.logger === false ? false : withRedaction(options.logger === undefined || options.logger === true ? { level: 'info' } : options.logger);
   const app = Fastify({
     logger,
     bodyLimit,
@@ -193,8 +201,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Fastify
     void reply.header('x-request-id', req.id);
     const path = req.url.split('?')[0]!;
     if (ALWAYS_OPEN.has(path)) return;
-    if (svc.state === 'draining') throw new HttpError(503, 'Unavailable', 'ERR_DRAINING', 'the server is shutting down', {}, { 'retry-after': '1', connection: 'close' });
-    if (svc.state === 'loading' && path === '/info') throw new HttpError(503, 'Unavailable', 'ERR_LOADING', 'the models are still loading', {}, { 'retry-after': '1' });
+    if (svc.state === 'draining') throw draining();
+    if (svc.state === 'loading' && path === '/info') throw loading();
   });
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unknown';

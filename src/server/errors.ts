@@ -5,7 +5,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { BatchError } from '../errors.js';
-import { HttpError, validation } from './http-error.js';
+import { draining, HttpError, validation } from './http-error.js';
 import { limitFromValidation } from './limits.js';
 
 export { HttpError, validation } from './http-error.js';
@@ -40,11 +40,11 @@ export function toHttpError(err: unknown, req: FastifyRequest, hooks: ErrorHooks
   if (e.name === 'AbortError' || e.code === 'ABORT_ERR') {
     const cause = hooks.abortCause(req);
     if (cause === 'deadline') return new HttpError(504, 'Timeout', 'ERR_DEADLINE', "the request's deadline passed before its work finished; the scoring was stopped");
-    if (cause === 'drain') return new HttpError(503, 'Unavailable', 'ERR_DRAINING', 'the server is shutting down', {}, { 'retry-after': '1', connection: 'close' });
+    if (cause === 'drain') return draining();
     return new HttpError(499, 'Cancelled', 'ABORT_ERR', 'the client closed the request');
   }
   if (e.code === 'ERR_QUEUE_FULL') return new HttpError(429, 'Overloaded', e.code, e.message, {}, { 'retry-after': '1' });
-  if (e.code === 'ERR_POOL_CLOSED') return new HttpError(503, 'Unavailable', 'ERR_DRAINING', 'the server is shutting down', {}, { 'retry-after': '1', connection: 'close' });
+  if (e.code === 'ERR_POOL_CLOSED') return draining();
   if (e.code === 'ERR_INVALID_ARG_TYPE' || e.code === 'ERR_OUT_OF_RANGE' || e.code === 'ERR_INVALID_ARG_VALUE') return validation(e.code, e.message);
   if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) return validation(e.code ?? 'ERR_BAD_REQUEST', e.message, e.statusCode);
   req.log.error({ err: e }, 'request failed');

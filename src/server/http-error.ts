@@ -15,3 +15,9 @@ export class HttpError extends Error {
 }
 
 export const validation = (code: string, message: string, status = 422, extra: Record<string, unknown> = {}) => new HttpError(status, 'Validation', code, message, extra);
+
+/** 503 while the server drains (the client should go elsewhere: the connection closes). */
+export const draining = () => new HttpError(503, 'Unavailable', 'ERR_DRAINING', 'the server is shutting down', {}, { 'retry-after': '1', connection: 'close' });
+
+/** 503 until the models are loaded. */
+export const loading = () => new HttpError(503, 'Unavailable', 'ERR_LOADING', 'the models are still loading', {}, { 'retry-after': '1' });

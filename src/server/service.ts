@@ -10,7 +10,8 @@ import type { BiEncoder } from '../inference/bi-encoder.js';
 import { abortError, resolveChunking, type RerankResult, type Scorer } from '../inference/scorer.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { Admission } from './admission.js';
-import { HttpError, validation, type AbortCause } from './errors.js';
+import { type AbortCause } from './errors.js';
+import { HttpError, loading, validation } from './http-error.js';
 import type { ServerLimits } from './limits.js';
 import type { Metrics } from './metrics.js';
 
@@ -83,7 +84,7 @@ export class Service {
   need<K extends 'reranker' | 'embedder' | 'collection'>(what: K, route: string): NonNullable<Models[K]> {
     const m = this.models[what];
     if (m) return m as NonNullable<Models[K]>;
-    if (this.state === 'loading') throw new HttpError(503, 'Unavailable', 'ERR_LOADING', 'the models are still loading', {}, { 'retry-after': '1' });
+    if (this.state === 'loading') throw loading();
     throw new HttpError(404, 'Unavailable', 'ERR_NOT_CONFIGURED', `${route} needs a ${what}; this server was started without one`);
   }
 
