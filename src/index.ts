@@ -44,7 +44,7 @@ export {
   type SearchResult as CollectionSearchResult,
 } from './collection/collection.js';
 export { LatencyPlanner, type Plan, type PlannerModel } from './pipeline/planner.js';
-export { createServer, type ServerOptions } from './server/server.js';
+export { ApiKeys, DEFAULT_LIMITS, DEFAULT_TIMEOUTS, createServer, type ServerControl, type ServerLimits, type ServerOptions, type ServerState, type ServerTimeouts } from './server/server.js';
 export { type Reranker, type RerankerOptions } from './rerankers/types.js';
 export { type Candidate, type Embedder, type Retriever, type RetrieveOptions } from './retrievers/types.js';
 export { FunctionRetriever, functionRetriever, type RetrieveFunction } from './retrievers/fn.js';

@@ -1,7 +1,6 @@
 // The HTTP service: TEI- and Cohere-shaped rerank, embed, two-stage search, health/info, metrics,
 // and its errors (validation, batch limits, no-truncate, queue full, client gone).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { BiEncoder, Collection, CrossEncoder, RerankPool, createServer, loadBeir } from '../src/index.js';
+import { startCli, until } from './server-helpers.js';
 import { requireShared } from './shared.js';
 
 const Q = 'animal testing should be banned';
@@ -182,33 +182,21 @@ describe('HTTP server', () => {
   }, 60_000);
 
   it('`crossrank serve` listens, answers, and exits cleanly on SIGTERM', async () => {
-    const cli = join(import.meta.dirname, '../dist/cli.js');
-    const child = spawn(process.execPath, [cli, 'serve', '--rerank', requireShared('models/bert-tiny-cross'), '--workers', '1', '--port', '0', '--max-batch', '50']);
-    let out = '';
-    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-    child.stderr.on('data', (b: Buffer) => (out += b.toString()));
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no listen line in: ${out}`)), 30_000);
-      child.stdout.on('data', () => {
-        const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m[1]!);
-        }
-      });
-    });
-    const texts = docs.slice(0, 10);
-    const res = await fetch(`${url}/rerank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: Q, texts }) });
-    expect(res.status).toBe(200);
-    const body = (await res.json()) as { index: number; score: number }[];
-    expect(body.map((r) => r.index)).toEqual((await ce.rerank(Q, texts)).map((r) => r.index));
-    expect((await (await fetch(`${url}/info`)).json()).max_client_batch_size).toBe(50);
-    expect(out).toMatch(/"url":"\/rerank".*"statusCode":200/s);  // pino request log
-    const code = await new Promise<number | null>((resolve) => {
-      child.on('exit', resolve);
-      child.kill('SIGTERM');
-    });
-    expect(code).toBe(0);
-    expect(out).toContain('shutting down');
+    const s = await startCli(['--rerank', requireShared('models/bert-tiny-cross'), '--workers', '1', '--max-batch', '50']);
+    try {
+      // It listens first and answers /health 503 while the model loads.
+      await until(async () => (await fetch(`${s.url}/health`)).status === 200);
+      const texts = docs.slice(0, 10);
+      const res = await fetch(`${s.url}/rerank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: Q, texts }) });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { index: number; score: number }[];
+      expect(body.map((r) => r.index)).toEqual((await ce.rerank(Q, texts)).map((r) => r.index));
+      expect((await (await fetch(`${s.url}/info`)).json()).max_client_batch_size).toBe(50);
+      expect(s.output()).toMatch(/"url":"\/rerank".*"statusCode":200/s);  // pino request log
+    } finally {
+      s.child.kill('SIGTERM');
+    }
+    expect(await s.exit).toBe(0);
+    expect(s.output()).toContain('shutting down');
   }, 60_000);
 });

@@ -1,0 +1,65 @@
+/** crossrank's own two-stage search over a collection: POST /search → hits with their movement. */
+import type { FastifyInstance } from 'fastify';
+import { HttpError } from './errors.js';
+import type { Service } from './service.js';
+
+interface SearchBody {
+  query: string;
+  first?: 'dense' | 'bm25' | 'hybrid';
+  candidates?: number;
+  top_k?: number;
+  rerank?: boolean;
+  latency_budget_ms?: number;
+}
+
+export function searchRoutes(app: FastifyInstance, svc: Service): void {
+  const L = svc.limits;
+  const schema = {
+    type: 'object',
+    required: ['query'],
+    additionalProperties: false,
+    properties: {
+      query: { type: 'string', maxLength: L.maxQueryChars },
+      first: { type: 'string', enum: ['dense', 'bm25', 'hybrid'] },
+      candidates: { type: 'integer', minimum: 1, maximum: L.maxCandidates },
+      top_k: { type: 'integer', minimum: 1, maximum: L.maxTopN },
+      rerank: { type: 'boolean' },
+      latency_budget_ms: { type: 'number', exclusiveMinimum: 0, maximum: 3_600_000 },
+    },
+  };
+  app.post('/search', { schema: { body: schema } }, async (req, reply) => {
+    const col = svc.need('collection', '/search');
+    const body = req.body as SearchBody;
+    const reranker = svc.models.reranker;
+    if (body.rerank && !reranker) throw new HttpError(404, 'Unavailable', 'ERR_NOT_CONFIGURED', '`rerank: true` needs a reranker; this server was started without one');
+    const useRerank = body.rerank ?? Boolean(reranker);
+    const res = await svc.run(req, reply, (signal) =>
+      col.search(body.query, {
+        ...(body.first ? { first: body.first } : {}),
+        ...(body.candidates ? { candidates: body.candidates } : {}),
+        ...(body.top_k ? { topK: body.top_k } : {}),
+        ...(useRerank && reranker ? { rerank: reranker } : {}),
+        ...(useRerank && body.latency_budget_ms ? { latencyBudgetMs: body.latency_budget_ms } : {}),
+        signal,
+      }),
+    );
+    if (useRerank && reranker) svc.metrics.pairs.inc(res.plan ? res.plan.rerank : res.candidates);
+    return {
+      first: res.first,
+      candidates: res.candidates,
+      hits: res.hits.map((h) => ({
+        id: h.id,
+        text: h.text,
+        ...(h.metadata ? { metadata: h.metadata } : {}),
+        rank: h.rank,
+        score: h.score,
+        first_stage_rank: h.firstStageRank,
+        first_stage_score: h.firstStageScore,
+        moved: h.firstStageRank - h.rank,
+        reranked: h.reranked,
+      })),
+      timings: { first_stage_ms: res.timings.firstStageMs, rerank_ms: res.timings.rerankMs, total_ms: res.timings.totalMs },
+      ...(res.plan ? { plan: res.plan } : {}),
+    };
+  });
+}
