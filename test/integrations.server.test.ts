@@ -1,8 +1,8 @@
 // The HTTP server as a hosted reranker for the Cohere clients RAG apps already use: @ai-sdk/cohere,
 // and LangChain's CohereRerank over cohere-ai's CohereClient. Each client's request is recorded
 // (against a stand-in answering as Cohere does) and replayed to a listening createServer(); the
-// server must rank it as the library does. Where a client does not yet accept the server's answer
-// unchanged, the test pins down exactly what is missing on the server side (see "GAP" below).
+// server must rank it as the library does; then each client is pointed at the server itself (with
+// an API key) and must get the library's ranking unchanged.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,7 +16,7 @@ import { createServer } from '../src/index.js';
 import { abortWhileScoring, useReferences } from './integrations-fixtures.js';
 import { rejectionOf } from './helpers.js';
 
-const KEY = 'test-key';
+const KEY = 'test-key-0123456789';
 const MODEL = 'bert-tiny-cross';
 
 interface Recorded {
@@ -57,7 +57,7 @@ describe('the server as a hosted reranker for Cohere clients', () => {
 
   beforeAll(async () => {
     // The pool scores as the in-process CrossEncoder does (test/pool.test.ts) and counts pairs for the abort test.
-    app = await createServer({ reranker: fx().pool, modelId: MODEL, maxClientBatchSize: 2000, logger: false });
+    app = await createServer({ reranker: fx().pool, modelId: MODEL, maxClientBatchSize: 2000, logger: false, apiKeys: [KEY] });
     await app.listen({ port: 0, host: '127.0.0.1' });
     url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   });
@@ -82,13 +82,12 @@ describe('the server as a hosted reranker for Cohere clients', () => {
     const answer = (await res.json()) as { results: { index: number; relevance_score: number }[] };
     expect(answer.results.map((r) => [r.index, r.relevance_score])).toEqual(expected.slice(0, 7).map((r) => [r.index, r.score]));
 
-    // GAP (server): @ai-sdk/cohere 4 with zod >= 4.5 requires the `meta` object Cohere always sends;
-    // /v1/rerank answers without it, so the client refuses an otherwise correct answer. When the
-    // server sends `meta`, this call succeeds: assert its ranking equals `expected` instead.
-    const refused = await rejectionOf(rerank({ model: createCohere({ baseURL: `${url}/v1`, apiKey: KEY }).rerankingModel(MODEL), query, documents, topN: 7, maxRetries: 0 }));
-    const invalid = refused.cause as Error & { cause: { issues: { path: string[] }[] } };
-    expect([refused.name, invalid.name]).toEqual(['AI_APICallError', 'AI_TypeValidationError']);
-    expect(invalid.cause.issues.map((i) => i.path)).toEqual([['meta']]);
+    // The client itself against the server (with its key): the library's ranking and scores.
+    const got = await rerank({ model: createCohere({ baseURL: `${url}/v2`, apiKey: KEY }).rerankingModel(MODEL), query, documents, topN: 7, maxRetries: 0 });
+    expect(got.ranking.map((r) => [r.originalIndex, r.score])).toEqual(expected.slice(0, 7).map((r) => [r.index, r.score]));
+    // Without the key the server refuses it.
+    const refused = await rejectionOf(rerank({ model: createCohere({ baseURL: `${url}/v2`, apiKey: 'wrong' }).rerankingModel(MODEL), query, documents, topN: 7, maxRetries: 0 }));
+    expect((refused as Error & { statusCode?: number }).statusCode).toBe(401);
   });
 
   it('LangChain’s CohereRerank (cohere-ai client with the server as environment): the server ranks its request as the library does', async () => {
@@ -102,16 +101,10 @@ describe('the server as a hosted reranker for Cohere clients', () => {
     expect(sent.headers.authorization).toBe(`Bearer ${KEY}`);
     expect(sent.body).toEqual({ model: MODEL, query, documents: texts, top_n: 5, max_chunks_per_doc: null });
 
-    // GAP (server): cohere-ai sends unset options as null (max_chunks_per_doc: null), which Cohere
-    // accepts and /v1/rerank refuses with 422. When the server takes null as "not set", the client
-    // works unchanged: assert compressorAt(url)'s documents and relevanceScore equal `expected` instead.
-    const refused = await replay('/v1/rerank', sent.body);
-    expect(refused.status).toBe(422);
-    expect(((await refused.json()) as { error: string }).error).toContain('max_chunks_per_doc');
-    // The same request without the null field: the library's order and scores.
-    const { max_chunks_per_doc: _null, ...rest } = sent.body;
-    const answer = (await (await replay('/v1/rerank', rest)).json()) as { results: { index: number; relevance_score: number }[] };
-    expect(answer.results.map((r) => [r.index, r.relevance_score])).toEqual(expected.slice(0, 5).map((r) => [r.index, r.score]));
+    // The compressor itself against the server: cohere-ai's null for an unset option is read as
+    // "not set", as Cohere does; the library's order and scores come back.
+    const out = await compressorAt(url).compressDocuments(pages, query);
+    expect(out.map((d) => [d.metadata.n, d.metadata.relevanceScore])).toEqual(expected.slice(0, 5).map((r) => [r.index, r.score]));
   });
 
   it('aborting @ai-sdk/cohere’s rerank() hangs up, and the server stops scoring', async () => {

@@ -6,7 +6,7 @@
  *  - POST /v2/rerank { model, query, documents (strings), top_n, max_tokens_per_doc } → { id,
  *    results: [{ index, relevance_score }], meta: { billed_units.search_units, tokens } }.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, preValidationHookHandler } from 'fastify';
 import { codePoints, limitError } from './limits.js';
 import { validation } from './errors.js';
 import type { Service } from './service.js';
@@ -34,6 +34,18 @@ const V2_MAX_TOKENS_PER_DOC = 4096;
 
 /** Cohere bills one search unit per query with up to 100 documents. */
 const searchUnits = (documents: number) => Math.ceil(documents / 100);
+
+/**
+ * Cohere's SDKs send options the caller left unset as `null` (cohere-ai's v1 client sends
+ * `max_chunks_per_doc: null`), and Cohere reads them as absent: so do we, for optional fields only.
+ */
+function nullMeansUnset(required: readonly string[]): preValidationHookHandler {
+  return async (req) => {
+    const body = req.body;
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) return;
+    for (const [k, v] of Object.entries(body)) if (v === null && !required.includes(k)) delete (body as Record<string, unknown>)[k];
+  };
+}
 
 export function cohereRoutes(app: FastifyInstance, svc: Service): void {
   const L = svc.limits;
@@ -66,7 +78,7 @@ export function cohereRoutes(app: FastifyInstance, svc: Service): void {
     },
   };
 
-  app.post('/v1/rerank', { schema: { body: v1 } }, async (req, reply) => {
+  app.post('/v1/rerank', { schema: { body: v1 }, preValidation: nullMeansUnset(v1.required) }, async (req, reply) => {
     const body = req.body as V1Body;
     // Object documents: the rank_fields (default ['text']) that are present, one per line.
     const fields = body.rank_fields ?? ['text'];
@@ -103,7 +115,7 @@ export function cohereRoutes(app: FastifyInstance, svc: Service): void {
     };
   });
 
-  app.post('/v2/rerank', { schema: { body: v2 } }, async (req, reply) => {
+  app.post('/v2/rerank', { schema: { body: v2 }, preValidation: nullMeansUnset(v2.required) }, async (req, reply) => {
     const body = req.body as V2Body;
     const { results, tokens } = await svc.rerank(req, reply, {
       route: '/v2/rerank',
