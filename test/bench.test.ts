@@ -164,4 +164,16 @@ describe('benchmarks (smoke)', () => {
     expect(rpsIn! > 0 && rpsHttp! > 0).toBe(true);
     agrees(r!, rpsHttp! / rpsIn!, 0.02, 0.001);
   }, 180_000);
+
+  it('bench/eventloop --test: searches completed while the index trained; delays ordered and the goal line agrees', () => {
+    const out = run('eventloop');
+    const [n, , searches] = figures(out, /bench\/eventloop: (\d+) vectors, IVF\d+,Flat trained while searching \(([\d.]+) s, (\d+) searches completed meanwhile\)/);
+    expect(n).toBe(20000);
+    expect(searches).toBeGreaterThan(0);
+    const [max, p99, p50] = figures(out, /while training: max ([\d.]+) ms, p99 ([\d.]+) ms, p50 ([\d.]+) ms/);
+    expect(p50! <= p99! && p99! <= max!).toBe(true);
+    const [imax, ip99, ip50] = figures(out, /idle: +max ([\d.]+) ms, p99 ([\d.]+) ms, p50 ([\d.]+) ms/);
+    expect(ip50! <= ip99! && ip99! <= imax!).toBe(true);
+    expect(out).toContain(`goal: max < 50 ms while training: ${max! < 50 ? 'met' : 'not met'}`);
+  }, 180_000);
 });
