@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { errorOf } from './helpers.js';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
