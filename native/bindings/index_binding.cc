@@ -1,9 +1,8 @@
 #include "bindings/index_binding.h"
 
-#include <thread>
-
 #include "bindings/napi_util.h"
 #include "bindings/search_dispatch.h"
+#include "common/parallel.h"
 
 namespace crossrank::bind {
 
@@ -268,11 +267,7 @@ Napi::Value Bm25Wrap::Search(const Napi::CallbackInfo& info) {
         auto work = [&] {
           for (size_t i; (i = next.fetch_add(1)) < queries->size();) (*out)[i] = idx->search((*queries)[i], k);
         };
-        std::vector<std::thread> pool;
-        const unsigned n = std::min<unsigned>(threads, static_cast<unsigned>(queries->size()));
-        for (unsigned t = 1; t < n; ++t) pool.emplace_back(work);
-        work();
-        for (auto& t : pool) t.join();
+        run_on_threads(std::min<unsigned>(threads, static_cast<unsigned>(queries->size())), work);
       },
       [out](Napi::Env env) { return hits_to_js(env, *out); });
 }

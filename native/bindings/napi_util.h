@@ -1,6 +1,6 @@
 // Shared helpers of the bindings layer (the only code that includes napi.h).
 #pragma once
-#include <napi.h>
+#include "bindings/napi_config.h"
 
 #include <functional>
 #include <string>

@@ -1,9 +1,9 @@
 #include "bindings/tokenizer_binding.h"
 
 #include <atomic>
-#include <thread>
 
 #include "bindings/napi_util.h"
+#include "common/parallel.h"
 
 namespace crossrank::bind {
 
@@ -99,14 +99,7 @@ void run_batch(const tok::Tokenizer& t, const BatchInput& in, BatchOutput& out) 
     }
   };
   unsigned threads = std::min<unsigned>(in.threads, static_cast<unsigned>(std::max<size_t>(1, n / 8)));
-  if (threads <= 1) {
-    work();
-    return;
-  }
-  std::vector<std::thread> pool;
-  for (unsigned k = 1; k < threads; ++k) pool.emplace_back(work);
-  work();
-  for (auto& th : pool) th.join();
+  run_on_threads(threads, work);
 }
 
 // Rows: every main encoding first, then the overflowing ones of each in order.
