@@ -71,6 +71,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeSession", session);
   exports.Set("NativeVectorIndex", VectorIndexWrap::Init(env));
   exports.Set("NativeBm25", Bm25Wrap::Init(env));
+  exports.Set("beginExit", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+                inflight::begin_exit();
+                return info.Env().Undefined();
+              }));
   return exports;
 }
 

@@ -51,6 +51,10 @@ class Scope {
 // True once the process has begun to exit: long jobs stop between steps.
 inline bool exiting() { return state().exiting.load(std::memory_order_relaxed); }
 
+// Marks the process as exiting: long jobs stop at their next step. Called from the main thread's
+// 'exit' event (src/native.ts), before Node waits for its thread pool to go idle.
+inline void begin_exit() { state().exiting.store(true, std::memory_order_relaxed); }
+
 // Marks the process as exiting and waits up to `limit` for running jobs to end. False when some
 // are still running (a FAISS train cannot be interrupted).
 inline bool drain(std::chrono::milliseconds limit) {
