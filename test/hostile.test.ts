@@ -8,7 +8,7 @@
 // crashed / hung / typed / untyped / ok table.
 import { describe, expect, it } from 'vitest';
 import { cases } from './fixtures/hostile/cases.mjs';
-import { runCase } from './fixtures/hostile/run.mjs';
+import { limitOf, runCase } from './fixtures/hostile/run.mjs';
 
 interface HostileCase {
   name: string;
@@ -24,6 +24,8 @@ describe('hostile input: no crash, no hang, only typed errors', () => {
     expect(new Set(table.map((c) => c.name)).size).toBe(table.length);
   });
 
+  // Each case's own limit (the child is killed at it and reported as hung), plus time to start it.
+  const timeout = Math.max(...table.map((c) => limitOf(c))) + 30_000;
   it.concurrent.each(table.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     const r = await runCase(c);
     const got = { status: r.status, code: r.code ?? null, value: r.status === 'ok' ? r.value : undefined };
@@ -31,5 +33,5 @@ describe('hostile input: no crash, no hang, only typed errors', () => {
       ? { status: 'typed', code: c.expect.code, value: undefined }
       : { status: 'ok', code: null, value: c.expect.ok };
     expect(got, `${r.message ?? ''}\n${r.stderr}`).toEqual(want);
-  }, 120_000);
+  }, timeout);
 });
