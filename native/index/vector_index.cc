@@ -5,6 +5,7 @@
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIDMap.h>
 #include <faiss/IndexIVF.h>
+#include <faiss/IndexIVFFastScan.h>
 #include <faiss/IndexIVFPQ.h>
 #include <faiss/IndexPreTransform.h>
 #include <faiss/IndexRefine.h>
@@ -13,6 +14,7 @@
 #include <faiss/impl/IDSelector.h>
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
+#include <faiss/invlists/BlockInvertedLists.h>
 #include <omp.h>
 #include <unistd.h>
 
@@ -230,6 +232,13 @@ void check_loaded(faiss::Index* idx, const std::string& path, int depth = 0) {
     size_t total = 0;
     for (size_t l = 0; l < ivf->nlist; ++l) total += ivf->invlists->list_size(l);
     if (total != static_cast<size_t>(idx->ntotal)) corrupt(path, "IVF lists hold " + std::to_string(total) + " vectors, header says " + std::to_string(idx->ntotal));
+    // Fast-scan reads whole blocks of bbs codes: the lists' blocks must be the index's.
+    if (auto* fs = dynamic_cast<faiss::IndexIVFFastScan*>(ivf)) {
+      auto* bil = dynamic_cast<faiss::BlockInvertedLists*>(ivf->invlists);
+      if (!bil || fs->bbs <= 0 || bil->n_per_block != static_cast<size_t>(fs->bbs) ||
+          bil->block_size != static_cast<size_t>(fs->bbs) * fs->M2 / 2)
+        corrupt(path, "fast-scan lists are not in the index's block layout");
+    }
     return check_loaded(ivf->quantizer, path, depth + 1);
   }
   if (auto* h = dynamic_cast<faiss::IndexHNSW*>(idx)) {
