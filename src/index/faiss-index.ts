@@ -54,6 +54,18 @@ function dimensionError(name: string, dim: number, len: number): CrossrankError 
   );
 }
 
+/** Caller's ids as int64: a BigInt64Array as is, or an array of non-negative safe integers. */
+function idsOf(ids: unknown): BigInt64Array {
+  if (ids instanceof BigInt64Array) return ids;
+  if (!Array.isArray(ids)) throw invalidType('ids', 'a BigInt64Array or an array of integers', ids);
+  const out = new BigInt64Array(ids.length);
+  ids.forEach((x: unknown, i) => {
+    validateInteger(x, `ids[${i}]`, 0);
+    out[i] = BigInt(x);
+  });
+  return out;
+}
+
 export class FaissIndex {
   readonly #native: NativeVectorIndex;
   /** Vector width (fixed for the index's life). */
@@ -129,14 +141,7 @@ export class FaissIndex {
     const n = v.length / this.dim;
     let idArr: BigInt64Array | null = null;
     if (ids !== undefined) {
-      if (ids instanceof BigInt64Array) idArr = ids;
-      else if (Array.isArray(ids)) {
-        idArr = new BigInt64Array(ids.length);
-        ids.forEach((x, i) => {
-          validateInteger(x, `ids[${i}]`, 0);
-          idArr![i] = BigInt(x);
-        });
-      } else throw invalidType('ids', 'a BigInt64Array or an array of integers', ids);
+      idArr = idsOf(ids);
       if (idArr.length !== n) {
         throw new CrossrankError('ERR_DIMENSION_MISMATCH', `"ids" has ${idArr.length} entries for ${n} vectors`);
       }
@@ -188,7 +193,7 @@ export class FaissIndex {
 
   /** Remove vectors by id; returns how many were removed. ERR_INDEX_UNSUPPORTED for HNSW and the like. */
   remove(ids: BigInt64Array | readonly number[]): number {
-    const arr = ids instanceof BigInt64Array ? ids : BigInt64Array.from(ids as number[], (x) => BigInt(x));
+    const arr = idsOf(ids);
     try {
       return this.#native.remove(arr);
     } catch (e) {
