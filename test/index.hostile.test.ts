@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FaissIndex } from '../src/index.js';
+import { errorOf } from './helpers.js';
 
 const dist = JSON.stringify(join(import.meta.dirname, '../dist/index.js'));
 
@@ -58,7 +59,7 @@ describe('FAISS factory strings are checked before FAISS sees them', () => {
     });
   });
 
-  it('zero, huge and non-ASCII counts are refused with the part named', () => {
+  it('zero, huge and non-ASCII counts are refused with the part named; bad ids are typed errors', () => {
     const cases: [string, RegExp][] = [
       ['PQ0', /"PQ0": a count of 0/],
       ['IVF16,PQ8x0', /"x0": a count of 0/],
@@ -82,6 +83,11 @@ describe('FAISS factory strings are checked before FAISS sees them', () => {
       expect(err?.code, factory).toBe('ERR_INDEX_FACTORY');
       expect(err?.message, factory).toMatch(message);
     }
+    // Ids that are not integers are typed errors (they were untyped TypeErrors from BigInt()).
+    const flat = FaissIndex.create(4, 'Flat');
+    expect(errorOf(() => flat.remove([1.5])).code).toBe('ERR_OUT_OF_RANGE');
+    expect(errorOf(() => flat.remove(['abc'] as never)).code).toBe('ERR_INVALID_ARG_TYPE');
+    expect(errorOf(() => flat.remove(null as never)).code).toBe('ERR_INVALID_ARG_TYPE');
     // FAISS's own refusals stay typed too.
     for (const factory of ['NotAnIndex', 'PQ3', 'IVF16,PQ7']) {
       expect(() => FaissIndex.create(64, factory), factory).toThrow(expect.objectContaining({ code: 'ERR_INDEX_FACTORY' }));
