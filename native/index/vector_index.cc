@@ -351,7 +351,8 @@ std::shared_ptr<VectorIndex> VectorIndex::load(const std::string& path) {
   try {
     v->index_.reset(faiss::read_index(path.c_str()));
   } catch (const faiss::FaissException& e) {
-    corrupt(path, std::string("FAISS ") + FAISS_VERSION_STRING + " cannot read it: " + e.what());
+    throw Error("ERR_CORRUPT_INDEX", "FAISS index " + path + " cannot be read by FAISS " FAISS_VERSION_STRING
+                " (damaged, or written by a newer FAISS): " + e.what());
   } catch (const std::bad_alloc&) {
     corrupt(path, "a stored size asks for more memory than there is");
   } catch (const std::length_error&) {
