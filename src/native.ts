@@ -123,9 +123,9 @@ export interface NativeSession {
 export interface NativeVectorIndex {
   train(vectors: Float32Array): Promise<void>;
   add(vectors: Float32Array, ids: BigInt64Array | null): Promise<void>;
-  /** nprobe / efSearch: 0 keeps the index's own setting. */
-  search(queries: Float32Array, k: number, nprobe: number, efSearch: number): Promise<{ ids: BigInt64Array; scores: Float32Array; nq: number; k: number }>;
-  searchSync(queries: Float32Array, k: number, nprobe: number, efSearch: number): { ids: BigInt64Array; scores: Float32Array; nq: number; k: number };
+  /** nprobe / efSearch / kFactor: 0 keeps the index's own setting. */
+  search(queries: Float32Array, k: number, nprobe: number, efSearch: number, kFactor: number): Promise<{ ids: BigInt64Array; scores: Float32Array; nq: number; k: number }>;
+  searchSync(queries: Float32Array, k: number, nprobe: number, efSearch: number, kFactor: number): { ids: BigInt64Array; scores: Float32Array; nq: number; k: number };
   remove(ids: BigInt64Array): number;
   save(path: string): Promise<void>;
   info(): { dim: number; ntotal: number; isTrained: boolean; nlist: number; metric: 'ip' | 'l2'; description: string };
@@ -150,6 +150,7 @@ export interface Addon {
   NativeVectorIndex: {
     new (dim: number, factory: string, metric: 'ip' | 'l2'): NativeVectorIndex;
     load(path: string): Promise<NativeVectorIndex>;
+    faissInfo(): { version: string; simdLevel: string; dynamicDispatch: boolean; availableLevels: string[] };
   };
   NativeBm25: {
     new (opts: { k1: number; b: number; stemmer: string; stopwords: boolean }): NativeBm25;

@@ -58,7 +58,8 @@ Napi::Function VectorIndexWrap::Init(Napi::Env env) {
                      {InstanceMethod("train", &VectorIndexWrap::Train), InstanceMethod("add", &VectorIndexWrap::Add),
                       InstanceMethod("search", &VectorIndexWrap::Search), InstanceMethod("searchSync", &VectorIndexWrap::SearchSync),
                       InstanceMethod("remove", &VectorIndexWrap::Remove), InstanceMethod("save", &VectorIndexWrap::Save),
-                      InstanceMethod("info", &VectorIndexWrap::Info), StaticMethod("load", &VectorIndexWrap::Load)});
+                      InstanceMethod("info", &VectorIndexWrap::Info), StaticMethod("load", &VectorIndexWrap::Load),
+                      StaticMethod("faissInfo", &VectorIndexWrap::FaissInfo)});
 }
 
 // new NativeVectorIndex(dim, factory, metric) or new NativeVectorIndex() (filled by load)
@@ -96,9 +97,17 @@ namespace {
 // Search knobs arrive as two numbers (0: the index's own setting) rather than an object: no
 // property lookups on the per-query path.
 index::SearchParams search_params(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto knob = [&](size_t i, const char* name, double max) {
+    if (!info[i].IsNumber()) return 0.0;
+    const double v = info[i].As<Napi::Number>().DoubleValue();
+    CR_THROW_TYPE_IF(!(v >= 0 && v <= max), env, std::string(name) + " must be between 0 and " + std::to_string(static_cast<int64_t>(max)));
+    return v;
+  };
   index::SearchParams p;
-  p.nprobe = info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : 0;
-  p.ef_search = info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : 0;
+  p.nprobe = static_cast<int64_t>(knob(2, "nprobe", 1 << 30));
+  p.ef_search = static_cast<int>(knob(3, "efSearch", 1 << 20));
+  p.k_factor = static_cast<float>(knob(4, "kFactor", 4096));
   return p;
 }
 
@@ -185,6 +194,20 @@ Napi::Value VectorIndexWrap::Info(const Napi::CallbackInfo& info) {
   o.Set("nlist", static_cast<double>(index->nlist()));
   o.Set("metric", index->metric() == index::Metric::InnerProduct ? "ip" : "l2");
   o.Set("description", index->description());
+  return o;
+}
+
+// NativeVectorIndex.faissInfo() -> { version, simdLevel, dynamicDispatch, availableLevels }
+Napi::Value VectorIndexWrap::FaissInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const index::FaissBuildInfo b = index::faiss_build_info();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("version", b.version);
+  o.Set("simdLevel", b.simd_level);
+  o.Set("dynamicDispatch", b.dynamic_dispatch);
+  Napi::Array levels = Napi::Array::New(env, b.available.size());
+  for (size_t i = 0; i < b.available.size(); ++i) levels.Set(static_cast<uint32_t>(i), b.available[i]);
+  o.Set("availableLevels", levels);
   return o;
 }
 
