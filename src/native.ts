@@ -203,7 +203,7 @@ function loadError(path: string, cause: unknown): CrossrankError {
   return new CrossrankError(
     'ERR_ADDON_LOAD',
     `crossrank's native addon at ${path} could not be loaded: ${(cause as Error)?.message ?? String(cause)}. ` +
-      'The prebuild needs Linux x64 with glibc >= 2.28 (see the README\'s "Packaging and install from source" section); ' +
+      'The prebuild needs Linux x64 with glibc >= 2.34 and the libstdc++ of GCC >= 12 (see the README\'s "Packaging and install from source" section); ' +
       'elsewhere install with "npm install crossrank --build-from-source"',
     { cause },
   );
