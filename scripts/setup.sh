@@ -10,7 +10,7 @@ export ORT_DISABLE_TELEMETRY=1
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-pkgs="libfaiss-dev libopenblas0-pthread libutf8proc-dev libonig-dev nlohmann-json3-dev libstemmer-dev cmake g++ ccache python3-onnx python3-numpy nginx"
+pkgs="patchelf libfaiss-dev libopenblas0-pthread libutf8proc-dev libonig-dev nlohmann-json3-dev libstemmer-dev cmake g++ ccache python3-onnx python3-numpy nginx"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
