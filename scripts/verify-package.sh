@@ -42,7 +42,9 @@ if [ $from_source = 1 ]; then
   app=$(mktemp -d "$work/app-src-XXXX")
   cd "$app" && npm init -y >/dev/null
   s=$SECONDS
-  npm install --no-audit --no-fund --build-from-source "$tgz"
+  # CROSSRANK_BUILD_FROM_SOURCE is --build-from-source for crossrank alone (npm's flag would also
+  # send better-sqlite3 to node-gyp).
+  CROSSRANK_BUILD_FROM_SOURCE=1 npm install --no-audit --no-fund "$tgz"
   say "installed with --build-from-source in $((SECONDS - s)) s"
   [ -f node_modules/crossrank/build/Release/crossrank.node ] || { echo "verify-package: no source build" >&2; exit 1; }
   cp "$repo/scripts/verify-package-smoke.mjs" smoke.mjs
