@@ -30,7 +30,7 @@ say() { echo "verify-package: $* ($((SECONDS - t0)) s)"; }
 
 # 1. The tarball users get.
 npm run build:ts >/dev/null
-[ -f prebuilds/linux-x64/crossrank.napi.glibc.node ] || bash scripts/prebuild.sh --no-build
+bash scripts/prebuild.sh --no-build >/dev/null   # from the current build/Release, never a stale copy
 rm -f "$work"/crossrank-*.tgz
 tgz=$work/$(npm pack --ignore-scripts --pack-destination "$work" 2>/dev/null | tail -1)
 size=$(stat -c %s "$tgz")
