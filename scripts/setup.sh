@@ -14,7 +14,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 # FetchContent, SHA-256 pinned; from $CROSSRANK_SHARED/vendor when that holds the tarball, else
 # from GitHub) with OpenBLAS and OpenMP. libfaiss-dev is Debian's 1.7.3: the
 # CROSSRANK_FAISS_SYSTEM=ON fallback and bench/search's baseline.
-pkgs="libfaiss-dev libopenblas0-pthread libutf8proc-dev libonig-dev nlohmann-json3-dev libstemmer-dev cmake g++ ccache python3-onnx python3-numpy nginx"
+pkgs="patchelf libfaiss-dev libopenblas0-pthread libutf8proc-dev libonig-dev nlohmann-json3-dev libstemmer-dev cmake g++ ccache python3-onnx python3-numpy nginx"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
