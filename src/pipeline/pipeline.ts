@@ -4,7 +4,7 @@
  * first-stage rank and score (movement is one subtraction), the stage that scored it, and the
  * time each stage took. The result has the same shape whatever the retriever.
  */
-import { invalidType, validateInteger, validateObject, validateString } from '../errors.js';
+import { invalidType, validateBoolean, validateInteger, validateObject, validateString } from '../errors.js';
 import { abortError } from '../inference/scorer.js';
 import { badResult, checkCandidates, MAX_K, raceAbort, validateSignal } from '../retrievers/common.js';
 import type { Candidate, Retriever } from '../retrievers/types.js';
@@ -38,6 +38,8 @@ export interface PipelineSearchOptions {
   /** Overrides the pipeline's `latencyBudgetMs`. */
   latencyBudgetMs?: number;
   signal?: AbortSignal;
+  /** Also return the first stage's whole ranking (`firstStage`), including what later stages cut. Default false. */
+  returnFirstStage?: boolean;
 }
 
 export interface PipelineHit extends Candidate {
@@ -63,6 +65,8 @@ export interface PipelineResult {
   timings: { firstStageMs: number; rerankMs: number; totalMs: number };
   /** The last latency plan made (a single-stage pipeline's plan), when a budget applied. */
   plan?: Plan;
+  /** With `returnFirstStage`: the first stage's candidates, best first. */
+  firstStage?: Candidate[];
 }
 
 function resolveStages(options: PipelineOptions): ResolvedStage[] {
@@ -114,6 +118,8 @@ export class Pipeline {
     validateInteger(topK, 'options.topK', 1, MAX_K);
     const budget = options.latencyBudgetMs === undefined ? this.#budget : validateBudget(options.latencyBudgetMs, 'options.latencyBudgetMs');
     const { signal } = options;
+    const returnFirstStage = options.returnFirstStage ?? false;
+    validateBoolean(returnFirstStage, 'options.returnFirstStage');
     validateSignal(signal, 'options.signal');
     if (signal?.aborted) throw abortError(signal);
 
@@ -135,6 +141,6 @@ export class Pipeline {
       plan = r.report.plan ?? plan;
     }
     const hits = list.slice(0, topK).map((h, i): PipelineHit => ({ ...h.candidate, rank: i + 1, score: h.score, firstStageRank: h.firstStageRank, firstStageScore: h.firstStageScore, reranked: h.reranked, stage: h.stage }));
-    return { hits, candidates: cands.length, stages, timings: { firstStageMs: t1 - t0, rerankMs, totalMs: performance.now() - t0 }, ...(plan ? { plan } : {}) };
+    return { hits, candidates: cands.length, stages, timings: { firstStageMs: t1 - t0, rerankMs, totalMs: performance.now() - t0 }, ...(plan ? { plan } : {}), ...(returnFirstStage ? { firstStage: cands } : {}) };
   }
 }
