@@ -19,13 +19,16 @@ import {
   evaluate,
   functionRetriever,
   loadBeir,
+  LlmReranker,
   PgvectorRetriever,
   Pipeline,
+  RerankPool,
   upsertPgvector,
   type Candidate,
   type IrCollection,
   type RerankResult,
 } from '../src/index.js';
+import { passagesOf, startLlmServer } from './fixtures/llm-server.js';
 import { errorOf, rejectionOf } from './helpers.js';
 import { requireShared } from './shared.js';
 
@@ -110,6 +113,33 @@ describe('cascade', () => {
         ['small', 60, 60, 20],
         ['large', 20, 20, 20],
       ]);
+    }
+  });
+
+  it('a RerankPool and an LlmReranker are stages like any other: pool top 10, then the LLM orders them', async () => {
+    const pool = await RerankPool.create(requireShared('models/bert-tiny-cross'), { workers: 1, maxLength: 128 });
+    // The "LLM" puts the longest passage first: its answer for the window it is shown.
+    const llmServer = await startLlmServer((req) => {
+      const shown = passagesOf(req);
+      const order = shown.map((_, i) => i).sort((a, b) => shown[b]!.length - shown[a]!.length || a - b);
+      return { content: order.map((i) => `[${i + 1}]`).join(' > ') };
+    });
+    try {
+      const llm = new LlmReranker({ baseURL: llmServer.url, model: 'test', maxPassageWords: 10_000 });
+      const retriever = new CollectionRetriever(col, { first: 'bm25' });
+      const p = new Pipeline({ retriever, candidates: 30, stages: [{ reranker: pool, topK: 10 }, { reranker: llm, name: 'llm' }] });
+      const q = queries()[0]!.text;
+      const res = await p.search(q);
+      const first = await retriever.retrieve(q, { k: 30 });
+      const top10 = (await ce.rerank(q, first.map((c) => c.text), { topK: 10 })).map((r) => first[r.index]!);
+      const byLength = [...top10].sort((a, b) => b.text.length - a.text.length);
+      expect(res.hits.map((h) => h.id)).toEqual(byLength.map((c) => c.id));
+      expect(res.hits.every((h) => h.stage === 2)).toBe(true);
+      expect(llmServer.requests).toHaveLength(1);
+      expect(passagesOf(llmServer.requests[0]!)).toHaveLength(10);
+    } finally {
+      await pool.close();
+      await llmServer.close();
     }
   });
 

@@ -27,6 +27,7 @@ import type Database from 'better-sqlite3';
 import { CrossrankError, invalidType, validateBoolean, validateInteger, validateObject, validateOneOf, validateString } from '../errors.js';
 import { BiEncoder, type BiEncoderOptions } from '../inference/bi-encoder.js';
 import type { Scorer } from '../inference/scorer.js';
+import type { Reranker } from '../rerankers/types.js';
 import { looksLikeHubId } from '../hub/hub.js';
 import { Bm25Index, type Bm25Options } from '../index/bm25.js';
 import { FaissIndex, type Metric, type SearchParams } from '../index/faiss-index.js';
@@ -98,8 +99,8 @@ export interface SearchOptions {
   first?: FirstStage;
   /** First-stage candidates. Default 100. */
   candidates?: number;
-  /** Rerank the candidates with this cross-encoder (or pool). */
-  rerank?: Scorer;
+  /** Rerank the candidates with this cross-encoder (or pool, or any Reranker: an LlmReranker). */
+  rerank?: Scorer | Reranker;
   /** Results to return. Default 10. */
   topK?: number;
   /** With `rerank`: rerank only as many candidates as fit this budget (end to end), as measured. */
