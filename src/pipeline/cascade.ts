@@ -5,8 +5,7 @@
  * cut never loses a document, only its rescoring.
  */
 import { CrossrankError, invalidType, validateInteger, validateObject, validateString } from '../errors.js';
-import { abortError, type RerankResult } from '../inference/scorer.js';
-import type { Reranker } from '../rerankers/types.js';
+import { abortError } from '../inference/scorer.js';
 import { MAX_K, raceAbort } from '../retrievers/common.js';
 import type { Candidate } from '../retrievers/types.js';
 import { LatencyPlanner, type Plan } from './planner.js';
@@ -16,7 +15,15 @@ import { LatencyPlanner, type Plan } from './planner.js';
  * RerankPool, LlmReranker, your own), or a bare scorer with `score(query, texts, { signal })`
  * returning one score per text.
  */
-export type StageReranker = Reranker | { score(query: string, texts: string[], options?: { signal?: AbortSignal }): Promise<ArrayLike<number>>; maxLength?: number };
+export type StageReranker =
+  | { rerank(query: string, texts: string[], options?: { signal?: AbortSignal }): Promise<readonly StageResult[]>; maxLength?: number }
+  | { score(query: string, texts: string[], options?: { signal?: AbortSignal }): Promise<ArrayLike<number>>; maxLength?: number };
+
+/** What a stage needs of each result: the input position and its score, best first. */
+export interface StageResult {
+  index: number;
+  score: number;
+}
 
 export interface RerankStage {
   reranker: StageReranker;
@@ -63,7 +70,7 @@ export interface ResolvedStage {
   name: string;
   topK: number | undefined;
   latencyBudgetMs: number | undefined;
-  run: (query: string, texts: string[], signal: AbortSignal | undefined) => Promise<RerankResult<string>[]>;
+  run: (query: string, texts: string[], signal: AbortSignal | undefined) => Promise<readonly StageResult[]>;
   maxLength: number;
   planner: LatencyPlanner;
 }
@@ -94,14 +101,14 @@ export function resolveStage(given: unknown, i: number, name: string): ResolvedS
   const r = stage.reranker as unknown as Record<string, unknown>;
   let run: ResolvedStage['run'];
   if (typeof r.rerank === 'function') {
-    const reranker = stage.reranker as Reranker;
+    const reranker = stage.reranker as Extract<StageReranker, { rerank: unknown }>;
     run = (query, texts, signal) => reranker.rerank(query, texts, signal ? { signal } : {});
   } else if (typeof r.score === 'function') {
     const scorer = stage.reranker as { score(q: string, t: string[], o?: { signal?: AbortSignal }): Promise<ArrayLike<number>> };
     run = async (query, texts, signal) => {
       const scores = await scorer.score(query, texts, signal ? { signal } : {});
       const order = texts.map((_, j) => j).sort((a, b) => scores[b]! - scores[a]! || a - b);
-      return order.map((j) => ({ index: j, score: scores[j]!, logit: scores[j]! }));
+      return order.map((j) => ({ index: j, score: scores[j]! }));
     };
   } else {
     throw invalidType(`${name}.reranker`, 'a reranker (rerank(query, docs, options)) or a scorer (score(query, docs, options))', stage.reranker);
@@ -120,20 +127,20 @@ export function resolveStage(given: unknown, i: number, name: string): ResolvedS
 }
 
 /** The reranker's answer must name each input position exactly once. */
-function checkOrder(results: unknown, n: number, stage: string): RerankResult<string>[] {
+function checkOrder(results: unknown, n: number, stage: string): readonly StageResult[] {
   const ok =
     Array.isArray(results) &&
     results.length === n &&
     (() => {
       const seen = new Uint8Array(n);
-      for (const r of results as RerankResult<string>[]) {
+      for (const r of results as StageResult[]) {
         if (!r || !Number.isInteger(r.index) || r.index < 0 || r.index >= n || seen[r.index] || typeof r.score !== 'number') return false;
         seen[r.index] = 1;
       }
       return true;
     })();
   if (!ok) throw new CrossrankError('ERR_RERANKER_RESULT', `stage "${stage}": the reranker must return one result (index, score) per document it was given (${n})`);
-  return results as RerankResult<string>[];
+  return results as StageResult[];
 }
 
 export interface StageContext {
