@@ -220,11 +220,6 @@ bool dominated(const Impact* f, const Impact* end, uint32_t tf, uint8_t norm) {
   return best && best->tf >= tf;
 }
 
-struct QueryTerm {
-  const std::vector<Posting>* list;
-  float weight;
-};
-
 bool better(const Hit& x, const Hit& y) { return x.score > y.score || (x.score == y.score && x.doc < y.doc); }
 
 }  // namespace
@@ -259,17 +254,37 @@ std::vector<Hit> Bm25Index::search(std::string_view query, size_t k, bool exhaus
 }
 
 namespace {
-// Lucene: docCount (documents with at least one term) and sumTotalTermFreq over every indexed
-// document, deleted ones included. Fills 1 / (k1 * ((1 - b) + b * dl / avgdl)) per norm byte, as
-// Lucene's BM25Scorer caches it, and returns the query's distinct terms in sorted order.
+// A query ready to score. Lucene: docCount (documents with at least one term) and
+// sumTotalTermFreq over every indexed document, deleted ones included; cache[norm] holds
+// 1 / (k1 * ((1 - b) + b * dl / avgdl)) as Lucene's BM25Scorer caches it.
+//
+// A document's score is the sum of its terms' float scores, added in fixed point (each term's
+// score scaled by 2^shift and truncated to an integer, the sum rounded once to float): integer
+// addition does not depend on the order, so the pruned search, which visits a document's terms in
+// any order, gets the very same float as the exhaustive one. `shift` keeps the largest possible
+// sum (all weights) under 2^61; the resolution is far finer than a float's.
+struct Query {
+  struct Term {
+    const std::vector<Posting>* list;
+    float weight;
+  };
+  std::vector<Term> terms;  // distinct, in sorted order
+  float cache[256];
+  float scale = 1.0f;
+  float inv_scale = 1.0f;
+
+  int64_t fixed(float s) const { return static_cast<int64_t>(s * scale); }
+  float finish(int64_t sum) const { return static_cast<float>(sum) * inv_scale; }
+};
+
 template <typename Vocab, typename Lists>
-std::vector<QueryTerm> prepare(const std::vector<std::string>& toks, const Vocab& vocab, const Lists& postings, uint64_t with_terms,
-                               uint64_t total_len, const Bm25Params& params, float* cache) {
+void prepare(Query& q, const std::vector<std::string>& toks, const Vocab& vocab, const Lists& postings, uint64_t with_terms,
+             uint64_t total_len, const Bm25Params& params) {
   const double doc_count = static_cast<double>(with_terms);
   const float avgdl = static_cast<float>(static_cast<double>(total_len) / doc_count);
   for (int i = 0; i < 256; ++i)
-    cache[i] = 1.0f / (params.k1 * ((1 - params.b) + params.b * static_cast<float>(byte4_to_int(static_cast<uint8_t>(i))) / avgdl));
-  std::vector<QueryTerm> out;
+    q.cache[i] = 1.0f / (params.k1 * ((1 - params.b) + params.b * static_cast<float>(byte4_to_int(static_cast<uint8_t>(i))) / avgdl));
+  double total = 0;
   for (size_t a = 0; a < toks.size();) {
     size_t b = a;
     while (b < toks.size() && toks[b] == toks[a]) ++b;
@@ -280,39 +295,44 @@ std::vector<QueryTerm> prepare(const std::vector<std::string>& toks, const Vocab
     const auto& plist = postings[it->second];
     const double df = static_cast<double>(plist.size());
     const float idf = static_cast<float>(std::log(1.0 + (doc_count - df + 0.5) / (df + 0.5)));
-    out.push_back(QueryTerm{&plist, boost * idf});
+    q.terms.push_back(Query::Term{&plist, boost * idf});
+    total += static_cast<double>(boost * idf);
   }
-  return out;
+  int e = 0;
+  std::frexp(total * (1 + 1e-9) + 1e-30, &e);  // total < 2^e
+  const int shift = std::clamp(61 - e, -100, 100);
+  q.scale = std::ldexp(1.0f, shift);
+  q.inv_scale = std::ldexp(1.0f, -shift);
 }
 }  // namespace
 
 std::vector<Hit> Bm25Index::search_exhaustive(const std::vector<std::string>& toks, size_t k) const {
-  float cache[256];
-  const auto qterms = prepare(toks, vocab_, postings_, with_terms_, total_len_, params_, cache);
+  Query q;
+  prepare(q, toks, vocab_, postings_, with_terms_, total_len_, params_);
   const size_t n = norms_.size();
-  thread_local std::vector<float> acc;
+  thread_local std::vector<int64_t> acc;
   thread_local std::vector<uint32_t> touched;
   thread_local std::vector<uint8_t> seen;
   if (acc.size() < n) {
-    acc.assign(n, 0.0f);
+    acc.assign(n, 0);
     seen.assign(n, 0);
   }
   touched.clear();
-  for (const QueryTerm& q : qterms) {
-    for (const Posting& p : *q.list) {
-      const float s = term_score(q.weight, p.tf, cache[norms_[p.doc]]);
+  for (const Query::Term& t : q.terms) {
+    for (const Posting& p : *t.list) {
+      const float s = term_score(t.weight, p.tf, q.cache[norms_[p.doc]]);
       if (!seen[p.doc]) {
         seen[p.doc] = 1;
         touched.push_back(p.doc);
       }
-      acc[p.doc] += s;
+      acc[p.doc] += q.fixed(s);
     }
   }
   std::vector<Hit> hits;
   hits.reserve(touched.size());
   for (uint32_t d : touched) {
-    if (!deleted_[d]) hits.push_back(Hit{d, acc[d]});
-    acc[d] = 0.0f;
+    if (!deleted_[d]) hits.push_back(Hit{d, q.finish(acc[d])});
+    acc[d] = 0;
     seen[d] = 0;
   }
   if (hits.size() > k) {
@@ -324,115 +344,73 @@ std::vector<Hit> Bm25Index::search_exhaustive(const std::vector<std::string>& to
   return hits;
 }
 
-// MaxScore, document at a time, with block-max bounds. Terms sorted by their list bound; the
-// longest prefix whose bounds sum to at most the k-th best score so far is "non-essential": a
-// document that only they contain cannot enter the top k, so candidates come from the other
-// ("essential") lists only, and the non-essential ones are probed, highest bound first, while the
-// candidate can still beat the k-th score. Bounds are summed in double and widened by a margin
-// larger than the rounding of the float sum, so no document that could enter is ever skipped.
-// A candidate's score is summed in the exhaustive order (query terms sorted), so it is the same
-// float. Documents come in increasing order: a newcomer loses ties to everything in the heap, so
-// it enters only with a strictly higher score than the k-th.
+// MaxScore over windows of document numbers, with block-max bounds (the scheme of Lucene's
+// MaxScoreBulkScorer). For each window, every term's bound is the largest bound of its blocks
+// that overlap the window; terms sorted by that bound, the longest prefix whose bounds sum to at
+// most the k-th best score so far is "non-essential": a document only they contain cannot enter
+// the top k. The essential terms are scored term at a time into the window's accumulators; each
+// document they reach is then completed with the non-essential terms, highest bound first, as
+// long as its partial score plus the remaining bounds could still beat the k-th score.
+// Scores and bounds are added in the same fixed point (see Query), so a bound is never below the
+// score it bounds and a completed document has exactly its exhaustive score. Documents come in
+// increasing order: a newcomer loses ties to everything in the heap, so it enters only with a
+// strictly higher score than the k-th.
 std::vector<Hit> Bm25Index::search_pruned(const std::vector<std::string>& toks, size_t k) const {
-  float cache[256];
-  const auto qterms = prepare(toks, vocab_, postings_, with_terms_, total_len_, params_, cache);
-  const size_t m = qterms.size();
+  Query q;
+  prepare(q, toks, vocab_, postings_, with_terms_, total_len_, params_);
+  const size_t m = q.terms.size();
   if (m == 0) return {};
+  constexpr uint32_t kWindow = 4096;
   struct Cursor {
     const Posting* begin;
     const Posting* p;
     const Posting* end;
-    const Impact* imp;
-    const uint32_t* off;
-    size_t block;     // block holding the next posting >= the last doc seeked
-    float block_ub;   // its bound
+    const Bounds* bd;
     float weight;
-    float ub;         // bound of the whole list
-    uint32_t canon;   // position in the exhaustive summation order
+    size_t block;          // the block holding p (or the last one)
+    int64_t list_ub;       // bound of the whole list
+    int64_t win_ub;        // bound over the current window
+    std::vector<int64_t> block_ub;  // per block, -1 until computed
   };
   std::vector<Cursor> cur(m);
   for (size_t i = 0; i < m; ++i) {
-    const auto& pl = *qterms[i].list;
-    const Bounds& bd = bounds_[static_cast<size_t>(qterms[i].list - postings_.data())];
+    const auto& pl = *q.terms[i].list;
     Cursor& c = cur[i];
     c.begin = c.p = pl.data();
     c.end = pl.data() + pl.size();
-    c.imp = bd.impacts.data();
-    c.off = bd.off.data();
+    c.bd = &bounds_[static_cast<size_t>(q.terms[i].list - postings_.data())];
+    c.weight = q.terms[i].weight;
     c.block = 0;
-    c.weight = qterms[i].weight;
-    c.block_ub = frontier_max(c.imp + c.off[0], c.imp + c.off[1], c.weight, cache);
-    c.ub = frontier_max(bd.list.data(), bd.list.data() + bd.list.size(), c.weight, cache);
-    c.canon = static_cast<uint32_t>(i);
+    c.list_ub = q.fixed(frontier_max(c.bd->list.data(), c.bd->list.data() + c.bd->list.size(), c.weight, q.cache));
+    c.block_ub.assign(c.bd->off.size() - 1, -1);
   }
-  std::sort(cur.begin(), cur.end(), [](const Cursor& x, const Cursor& y) { return x.ub < y.ub || (x.ub == y.ub && x.canon < y.canon); });
-  std::vector<double> cum(m + 1, 0.0);  // cum[i]: bounds of cur[0..i) summed
-  for (size_t i = 0; i < m; ++i) cum[i + 1] = cum[i] + static_cast<double>(cur[i].ub);
-  const double slack = 1.0 + static_cast<double>(m + 2) * 0x1p-22;
-  float theta = -std::numeric_limits<float>::infinity();
-  auto cannot_beat = [&](double bound) { return bound * slack <= static_cast<double>(theta); };
-  // Moves c's block to the one whose last posting is >= d; false when the list has none.
-  auto shallow = [&](Cursor& c, uint32_t d) {
-    const size_t n = static_cast<size_t>(c.end - c.begin);
-    size_t b = c.block;
-    while ((b + 1) * kBlock < n && c.begin[(b + 1) * kBlock - 1].doc < d) ++b;
-    if (b != c.block) {
-      c.block = b;
-      c.block_ub = frontier_max(c.imp + c.off[b], c.imp + c.off[b + 1], c.weight, cache);
+  auto block_ub = [&](Cursor& c, size_t b) {
+    int64_t& u = c.block_ub[b];
+    if (u < 0) {
+      const Impact* f = c.bd->impacts.data();
+      u = q.fixed(frontier_max(f + c.bd->off[b], f + c.bd->off[b + 1], c.weight, q.cache));
     }
-    return c.end[-1].doc >= d;
+    return u;
   };
+  auto block_last = [&](const Cursor& c, size_t b) {
+    return c.begin[std::min<size_t>((b + 1) * kBlock, static_cast<size_t>(c.end - c.begin)) - 1].doc;
+  };
+  // Moves c to its first posting >= d (c.end when none).
+  auto seek = [&](Cursor& c, uint32_t d) {
+    if (c.p == c.end || c.p->doc >= d) return;
+    const size_t nb = c.block_ub.size();
+    while (c.block + 1 < nb && block_last(c, c.block) < d) ++c.block;
+    const Posting* from = std::max(c.p, c.begin + c.block * kBlock);
+    const Posting* to = std::min(c.end, c.begin + (c.block + 1) * kBlock);
+    c.p = std::lower_bound(from, to, d, [](const Posting& x, uint32_t v) { return x.doc < v; });
+    if (c.p == to && to != c.end) ++c.block;  // only when d is past the last block
+  };
+
+  float theta = -std::numeric_limits<float>::infinity();
+  auto cannot_beat = [&](int64_t bound) { return q.finish(bound) <= theta; };
   std::vector<Hit> heap;
   heap.reserve(std::min<size_t>(k, norms_.size()));
-  std::vector<std::pair<uint32_t, float>> parts;
-  parts.reserve(m);
-  size_t ess = 0;
-  while (true) {
-    uint32_t d = UINT32_MAX;
-    bool any = false;
-    for (size_t i = ess; i < m; ++i)
-      if (cur[i].p != cur[i].end && cur[i].p->doc <= d) {
-        d = cur[i].p->doc;
-        any = true;
-      }
-    if (!any) break;
-    parts.clear();
-    double partial = 0;
-    for (size_t i = ess; i < m; ++i) {
-      Cursor& c = cur[i];
-      if (c.p != c.end && c.p->doc == d) {
-        const float s = term_score(c.weight, c.p->tf, cache[norms_[d]]);
-        parts.emplace_back(c.canon, s);
-        partial += s;
-        ++c.p;
-      }
-    }
-    if (deleted_[d]) continue;
-    bool skip = false;
-    if (ess > 0) {
-      double rest = 0;
-      for (size_t i = 0; i < ess; ++i) rest += shallow(cur[i], d) ? cur[i].block_ub : 0.0f;
-      for (size_t i = ess; i-- > 0;) {
-        if (cannot_beat(partial + rest)) {
-          skip = true;
-          break;
-        }
-        Cursor& c = cur[i];
-        rest -= shallow(c, d) ? c.block_ub : 0.0f;
-        const Posting* from = std::max(c.p, c.begin + c.block * kBlock);
-        const Posting* to = std::min(c.end, c.begin + (c.block + 1) * kBlock);
-        c.p = std::lower_bound(from, to, d, [](const Posting& x, uint32_t v) { return x.doc < v; });
-        if (c.p != c.end && c.p->doc == d) {
-          const float s = term_score(c.weight, c.p->tf, cache[norms_[d]]);
-          parts.emplace_back(c.canon, s);
-          partial += s;
-        }
-      }
-    }
-    if (skip) continue;
-    std::sort(parts.begin(), parts.end());
-    float score = 0.0f;
-    for (const auto& [canon, s] : parts) score += s;
+  auto offer = [&](uint32_t d, float score) {
     if (heap.size() < k) {
       heap.push_back(Hit{d, score});
       std::push_heap(heap.begin(), heap.end(), better);
@@ -441,12 +419,87 @@ std::vector<Hit> Bm25Index::search_pruned(const std::vector<std::string>& toks, 
       heap.back() = Hit{d, score};
       std::push_heap(heap.begin(), heap.end(), better);
     } else {
-      continue;
+      return;
     }
-    if (heap.size() == k) {
-      theta = heap.front().score;
-      while (ess < m && cannot_beat(cum[ess + 1])) ++ess;
+    if (heap.size() == k) theta = heap.front().score;
+  };
+
+  // Terms in increasing order of list bound: a prefix whose bounds sum to <= theta never matters.
+  std::vector<uint32_t> by_list(m);
+  for (uint32_t i = 0; i < m; ++i) by_list[i] = i;
+  std::sort(by_list.begin(), by_list.end(), [&](uint32_t x, uint32_t y) { return cur[x].list_ub < cur[y].list_ub; });
+
+  std::vector<int64_t> acc(kWindow, 0);
+  std::vector<uint64_t> hit_bits(kWindow / 64, 0);
+  std::vector<uint32_t> order(m);
+  uint32_t lo = 0;
+  while (true) {
+    // Terms that can still matter, and the first document any of them holds from lo on.
+    size_t skip_terms = 0;
+    for (int64_t sum = 0; skip_terms < m && cannot_beat(sum + cur[by_list[skip_terms]].list_ub); ++skip_terms) sum += cur[by_list[skip_terms]].list_ub;
+    if (skip_terms == m) break;
+    uint32_t first = UINT32_MAX;
+    for (size_t j = skip_terms; j < m; ++j) {
+      Cursor& c = cur[by_list[j]];
+      seek(c, lo);
+      if (c.p != c.end) first = std::min(first, c.p->doc);
     }
+    if (first == UINT32_MAX) break;
+    lo = first;
+    const uint32_t hi = lo + std::min<uint32_t>(kWindow, UINT32_MAX - lo);
+    // Window bounds and the split into non-essential (order[0..ne)) and essential terms. The
+    // skipped terms take part too: a document they hold needs their score to be complete.
+    size_t live_terms = 0;
+    for (size_t j = 0; j < m; ++j) {
+      Cursor& c = cur[by_list[j]];
+      if (j < skip_terms) seek(c, lo);
+      c.win_ub = 0;
+      if (c.p == c.end || c.p->doc >= hi) continue;
+      for (size_t b = c.block; b < c.block_ub.size() && c.begin[b * kBlock].doc < hi; ++b) c.win_ub = std::max(c.win_ub, block_ub(c, b));
+      order[live_terms++] = by_list[j];
+    }
+    std::sort(order.begin(), order.begin() + static_cast<ptrdiff_t>(live_terms), [&](uint32_t x, uint32_t y) { return cur[x].win_ub < cur[y].win_ub; });
+    size_t ne = 0;
+    int64_t ne_sum = 0;
+    while (ne < live_terms && cannot_beat(ne_sum + cur[order[ne]].win_ub)) ne_sum += cur[order[ne++]].win_ub;
+    if (ne < live_terms) {
+      // Essential terms, term at a time, into the window's accumulators.
+      for (size_t j = ne; j < live_terms; ++j) {
+        Cursor& c = cur[order[j]];
+        for (; c.p != c.end && c.p->doc < hi; ++c.p) {
+          const uint32_t o = c.p->doc - lo;
+          acc[o] += q.fixed(term_score(c.weight, c.p->tf, q.cache[norms_[c.p->doc]]));
+          hit_bits[o >> 6] |= uint64_t{1} << (o & 63);
+        }
+        c.block = static_cast<size_t>(c.p - c.begin) / kBlock;
+        if (c.block >= c.block_ub.size()) c.block = c.block_ub.size() - 1;
+      }
+      for (uint32_t w = 0; w < kWindow / 64; ++w) {
+        for (uint64_t bits = hit_bits[w]; bits != 0; bits &= bits - 1) {
+          const uint32_t o = w * 64 + static_cast<uint32_t>(__builtin_ctzll(bits));
+          const uint32_t d = lo + o;
+          int64_t partial = acc[o];
+          acc[o] = 0;
+          if (deleted_[d]) continue;
+          int64_t rest = ne_sum;
+          bool out = false;
+          for (size_t j = ne; j-- > 0;) {
+            if (cannot_beat(partial + rest)) {
+              out = true;
+              break;
+            }
+            Cursor& c = cur[order[j]];
+            rest -= c.win_ub;
+            seek(c, d);
+            if (c.p != c.end && c.p->doc == d) partial += q.fixed(term_score(c.weight, c.p->tf, q.cache[norms_[d]]));
+          }
+          if (!out) offer(d, q.finish(partial));
+        }
+        hit_bits[w] = 0;
+      }
+    }
+    if (hi == UINT32_MAX) break;
+    lo = hi;
   }
   std::sort(heap.begin(), heap.end(), better);
   return heap;
