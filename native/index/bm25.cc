@@ -360,7 +360,7 @@ std::vector<Hit> Bm25Index::search_pruned(const std::vector<std::string>& toks, 
   prepare(q, toks, vocab_, postings_, with_terms_, total_len_, params_);
   const size_t m = q.terms.size();
   if (m == 0) return {};
-  constexpr uint32_t kWindow = 4096;
+  const uint32_t kWindow = getenv("BM25_W") ? atoi(getenv("BM25_W")) : 4096;
   struct Cursor {
     const Posting* begin;
     const Posting* p;
@@ -398,6 +398,14 @@ std::vector<Hit> Bm25Index::search_pruned(const std::vector<std::string>& toks, 
   // Moves c to its first posting >= d (c.end when none).
   auto seek = [&](Cursor& c, uint32_t d) {
     if (c.p == c.end || c.p->doc >= d) return;
+    // Close targets (the usual case for a dense list) by a short linear step.
+    for (int i = 0; i < 8; ++i) {
+      if (++c.p == c.end || c.p->doc >= d) {
+        c.block = static_cast<size_t>(c.p - c.begin) / kBlock;
+        if (c.block >= c.block_ub.size()) c.block = c.block_ub.size() - 1;
+        return;
+      }
+    }
     const size_t nb = c.block_ub.size();
     while (c.block + 1 < nb && block_last(c, c.block) < d) ++c.block;
     const Posting* from = std::max(c.p, c.begin + c.block * kBlock);
@@ -429,8 +437,10 @@ std::vector<Hit> Bm25Index::search_pruned(const std::vector<std::string>& toks, 
   for (uint32_t i = 0; i < m; ++i) by_list[i] = i;
   std::sort(by_list.begin(), by_list.end(), [&](uint32_t x, uint32_t y) { return cur[x].list_ub < cur[y].list_ub; });
 
+  size_t dbg_ess = 0, dbg_cand = 0, dbg_full = 0, dbg_total = 0, dbg_win = 0, dbg_ne = 0;
+  for (auto& c : cur) dbg_total += c.end - c.begin;
   std::vector<int64_t> acc(kWindow, 0);
-  std::vector<uint64_t> hit_bits(kWindow / 64, 0);
+  std::vector<uint64_t> hit_bits(kWindow / 64 + 1, 0);
   std::vector<uint32_t> order(m);
   uint32_t lo = 0;
   while (true) {
@@ -462,6 +472,7 @@ std::vector<Hit> Bm25Index::search_pruned(const std::vector<std::string>& toks, 
     size_t ne = 0;
     int64_t ne_sum = 0;
     while (ne < live_terms && cannot_beat(ne_sum + cur[order[ne]].win_ub)) ne_sum += cur[order[ne++]].win_ub;
+    ++dbg_win; dbg_ne += ne;
     if (ne < live_terms) {
       // Essential terms, term at a time, into the window's accumulators.
       for (size_t j = ne; j < live_terms; ++j) {
@@ -469,6 +480,7 @@ std::vector<Hit> Bm25Index::search_pruned(const std::vector<std::string>& toks, 
         for (; c.p != c.end && c.p->doc < hi; ++c.p) {
           const uint32_t o = c.p->doc - lo;
           acc[o] += q.fixed(term_score(c.weight, c.p->tf, q.cache[norms_[c.p->doc]]));
+          ++dbg_ess;
           hit_bits[o >> 6] |= uint64_t{1} << (o & 63);
         }
         c.block = static_cast<size_t>(c.p - c.begin) / kBlock;
@@ -493,13 +505,18 @@ std::vector<Hit> Bm25Index::search_pruned(const std::vector<std::string>& toks, 
             seek(c, d);
             if (c.p != c.end && c.p->doc == d) partial += q.fixed(term_score(c.weight, c.p->tf, q.cache[norms_[d]]));
           }
-          if (!out) offer(d, q.finish(partial));
+          if (!out) { offer(d, q.finish(partial)); ++dbg_full; }
+          ++dbg_cand;
         }
         hit_bits[w] = 0;
       }
     }
     if (hi == UINT32_MAX) break;
     lo = hi;
+  }
+  if (getenv("BM25_DEBUG")) {
+    int64_t sum = 0; for (auto& c : cur) sum += c.list_ub;
+    fprintf(stderr, "m %zu sumub %.2f theta %.2f total %zu ess %zu cand %zu full %zu win %zu avg_ne %.1f\n", m, q.finish(sum), theta, dbg_total, dbg_ess, dbg_cand, dbg_full, dbg_win, dbg_win ? double(dbg_ne)/dbg_win : 0.0);
   }
   std::sort(heap.begin(), heap.end(), better);
   return heap;
