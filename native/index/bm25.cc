@@ -437,7 +437,7 @@ std::vector<Hit> Bm25Index::search_pruned(const std::vector<std::string>& toks, 
   for (uint32_t i = 0; i < m; ++i) by_list[i] = i;
   std::sort(by_list.begin(), by_list.end(), [&](uint32_t x, uint32_t y) { return cur[x].list_ub < cur[y].list_ub; });
 
-  size_t dbg_ess = 0, dbg_cand = 0, dbg_full = 0, dbg_total = 0, dbg_win = 0, dbg_ne = 0;
+  size_t dbg_probe = 0, dbg_ess = 0, dbg_cand = 0, dbg_full = 0, dbg_total = 0, dbg_win = 0, dbg_ne = 0;
   for (auto& c : cur) dbg_total += c.end - c.begin;
   std::vector<int64_t> acc(kWindow, 0);
   std::vector<uint64_t> hit_bits(kWindow / 64 + 1, 0);
@@ -502,7 +502,7 @@ std::vector<Hit> Bm25Index::search_pruned(const std::vector<std::string>& toks, 
             }
             Cursor& c = cur[order[j]];
             rest -= c.win_ub;
-            seek(c, d);
+            seek(c, d); ++dbg_probe;
             if (c.p != c.end && c.p->doc == d) partial += q.fixed(term_score(c.weight, c.p->tf, q.cache[norms_[d]]));
           }
           if (!out) { offer(d, q.finish(partial)); ++dbg_full; }
@@ -516,7 +516,7 @@ std::vector<Hit> Bm25Index::search_pruned(const std::vector<std::string>& toks, 
   }
   if (getenv("BM25_DEBUG")) {
     int64_t sum = 0; for (auto& c : cur) sum += c.list_ub;
-    fprintf(stderr, "m %zu sumub %.2f theta %.2f total %zu ess %zu cand %zu full %zu win %zu avg_ne %.1f\n", m, q.finish(sum), theta, dbg_total, dbg_ess, dbg_cand, dbg_full, dbg_win, dbg_win ? double(dbg_ne)/dbg_win : 0.0);
+    fprintf(stderr, "probe %zu m %zu sumub %.2f theta %.2f total %zu ess %zu cand %zu full %zu win %zu avg_ne %.1f\n", dbg_probe, m, q.finish(sum), theta, dbg_total, dbg_ess, dbg_cand, dbg_full, dbg_win, dbg_win ? double(dbg_ne)/dbg_win : 0.0);
   }
   std::sort(heap.begin(), heap.end(), better);
   return heap;
