@@ -132,8 +132,8 @@ export interface NativeVectorIndex {
 
 export interface NativeBm25 {
   add(texts: string[], threads: number): Promise<number>;
-  search(queries: string[], k: number, threads: number): Promise<{ docs: Uint32Array; scores: Float32Array }[]>;
-  remove(docs: Uint32Array): void;
+  search(queries: string[], k: number, threads: number, exhaustive?: boolean): Promise<{ docs: Uint32Array; scores: Float32Array }[]>;
+  remove(docs: Uint32Array): number;
   analyze(text: string): string[];
   save(path: string): Promise<void>;
   info(): { size: number; live: number; terms: number; k1: number; b: number; stemmer: string; stopwords: boolean };

@@ -161,16 +161,24 @@ describe('benchmarks (smoke)', () => {
     }
   }, 180_000);
 
-  it('bench/bm25 --test: build rate agrees with documents and seconds; p50 ≤ p99', () => {
+  it('bench/bm25 --test: pruned equals exhaustive; build rate, percentiles and speed-ups agree with their figures', () => {
     const out = run('bm25');
+    const [argDocs, argQueries, argK] = figures(out, /ArguAna (\d+) documents, (\d+) queries: top (\d+) pruned vs exhaustive: identical/);
+    expect(argDocs! > 8000 && argQueries! > 1000 && argK === 100).toBe(true);
     const [docs, words, terms] = figures(out, /bench\/bm25: (\d+) documents of (\d+) words, (\d+) terms/);
     expect(docs! > 0 && words! > 0 && terms! > 0).toBe(true);
     const [seconds, rate] = figures(out, /index build ([\d.]+) s \((\d+) docs\/s\)/);
     expect(seconds).toBeGreaterThan(0);
     // Seconds are printed to 0.1: the rate must lie within what that rounding allows.
     expect(rate! >= docs! / (seconds! + 0.05) - 1 && rate! <= docs! / Math.max(seconds! - 0.05, 1e-3) + 1).toBe(true);
-    const [p50, p99] = figures(out, /p50 ([\d.]+) ms, p99 ([\d.]+) ms/);
-    expect(p50! > 0 && p50! <= p99!).toBe(true);
+    const [k, nq] = figures(out, /top (\d+) pruned vs exhaustive on (\d+) ArguAna queries: identical/);
+    expect(k === 100 && nq! > 0).toBe(true);
+    const [e50, e99] = figures(out, /exhaustive search \(k = 100, one thread\): p50 ([\d.]+) ms, p99 ([\d.]+) ms/);
+    const [p50, p99] = figures(out, /pruned +search \(k = 100, one thread\): p50 ([\d.]+) ms, p99 ([\d.]+) ms/);
+    expect(e50! > 0 && e50! <= e99! && p50! > 0 && p50! <= p99!).toBe(true);
+    const [s50, s99] = figures(out, /pruned speed-up: p50 ([\d.]+)×, p99 ([\d.]+)×/);
+    agrees(s50!, e50! / p50!, 0.02, 0.01 + (0.001 * e50!) / p50! ** 2);
+    agrees(s99!, e99! / p99!, 0.02, 0.01 + (0.001 * e99!) / p99! ** 2);
   }, 180_000);
 
   it('bench/server --test: HTTP and in-process timed; the difference and ratios agree with them', () => {

@@ -276,20 +276,21 @@ Napi::Value Bm25Wrap::Add(const Napi::CallbackInfo& info) {
                    [first](Napi::Env env) { return Napi::Number::New(env, *first); });
 }
 
-// search(queries, k, threads) -> Promise<[{ docs: Uint32Array, scores: Float32Array }]>
+// search(queries, k, threads, exhaustive) -> Promise<[{ docs: Uint32Array, scores: Float32Array }]>
 Napi::Value Bm25Wrap::Search(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto queries = std::make_shared<std::vector<std::string>>(strings_of(env, info[0], "queries"));
   const size_t k = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
   const unsigned threads = info[2].IsNumber() ? std::max(1u, info[2].As<Napi::Number>().Uint32Value()) : 1u;
+  const bool exhaustive = info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
   auto idx = index;
   auto out = std::make_shared<std::vector<std::vector<index::Hit>>>(queries->size());
   return run_search_async(
       env,
-      [idx, queries, k, threads, out] {
+      [idx, queries, k, threads, exhaustive, out] {
         std::atomic<size_t> next{0};
         auto work = [&] {
-          for (size_t i; (i = next.fetch_add(1)) < queries->size();) (*out)[i] = idx->search((*queries)[i], k);
+          for (size_t i; (i = next.fetch_add(1)) < queries->size();) (*out)[i] = idx->search((*queries)[i], k, exhaustive);
         };
         std::vector<std::thread> pool;
         const unsigned n = std::min<unsigned>(threads, static_cast<unsigned>(queries->size()));
@@ -305,8 +306,7 @@ Napi::Value Bm25Wrap::Remove(const Napi::CallbackInfo& info) {
   CR_THROW_TYPE_IF(!info[0].IsTypedArray(), env, "docs must be a Uint32Array");
   Napi::Uint32Array a = info[0].As<Napi::Uint32Array>();
   std::vector<uint32_t> docs(a.Data(), a.Data() + a.ElementLength());
-  sync(env, [&] { index->remove(docs); });
-  return env.Undefined();
+  return Napi::Number::New(env, sync(env, [&] { return index->remove(docs); }));
 }
 
 Napi::Value Bm25Wrap::Analyze(const Napi::CallbackInfo& info) {
