@@ -80,7 +80,8 @@ Napi::Function VectorIndexWrap::Init(Napi::Env env) {
                      {InstanceMethod("train", &VectorIndexWrap::Train), InstanceMethod("add", &VectorIndexWrap::Add),
                       InstanceMethod("search", &VectorIndexWrap::Search), InstanceMethod("searchSync", &VectorIndexWrap::SearchSync),
                       InstanceMethod("remove", &VectorIndexWrap::Remove), InstanceMethod("save", &VectorIndexWrap::Save),
-                      InstanceMethod("info", &VectorIndexWrap::Info), StaticMethod("load", &VectorIndexWrap::Load)});
+                      InstanceMethod("info", &VectorIndexWrap::Info), StaticMethod("load", &VectorIndexWrap::Load),
+                      StaticMethod("faissInfo", &VectorIndexWrap::FaissInfo)});
 }
 
 // new NativeVectorIndex(dim, factory, metric) or new NativeVectorIndex() (filled by load)
@@ -118,9 +119,17 @@ namespace {
 // Search knobs arrive as two numbers (0: the index's own setting) rather than an object: no
 // property lookups on the per-query path.
 index::SearchParams search_params(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto knob = [&](size_t i, const char* name, double max) {
+    if (!info[i].IsNumber()) return 0.0;
+    const double v = info[i].As<Napi::Number>().DoubleValue();
+    CR_THROW_TYPE_IF(!(v >= 0 && v <= max), env, std::string(name) + " must be between 0 and " + std::to_string(static_cast<int64_t>(max)));
+    return v;
+  };
   index::SearchParams p;
-  p.nprobe = info[2].IsUndefined() ? 0 : static_cast<int>(get_integer(info.Env(), info[2], "nprobe", 0, 2147483647));
-  p.ef_search = info[3].IsUndefined() ? 0 : static_cast<int>(get_integer(info.Env(), info[3], "efSearch", 0, 2147483647));
+  p.nprobe = static_cast<int64_t>(knob(2, "nprobe", 1 << 30));
+  p.ef_search = static_cast<int>(knob(3, "efSearch", 1 << 20));
+  p.k_factor = static_cast<float>(knob(4, "kFactor", 4096));
   return p;
 }
 
@@ -208,6 +217,20 @@ Napi::Value VectorIndexWrap::Info(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// NativeVectorIndex.faissInfo() -> { version, simdLevel, dynamicDispatch, availableLevels }
+Napi::Value VectorIndexWrap::FaissInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const index::FaissBuildInfo b = index::faiss_build_info();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("version", b.version);
+  o.Set("simdLevel", b.simd_level);
+  o.Set("dynamicDispatch", b.dynamic_dispatch);
+  Napi::Array levels = Napi::Array::New(env, b.available.size());
+  for (size_t i = 0; i < b.available.size(); ++i) levels.Set(static_cast<uint32_t>(i), b.available[i]);
+  o.Set("availableLevels", levels);
+  return o;
+}
+
 // NativeVectorIndex.load(path) -> Promise<NativeVectorIndex>
 Napi::Value VectorIndexWrap::Load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -273,20 +296,21 @@ Napi::Value Bm25Wrap::Add(const Napi::CallbackInfo& info) {
                    [first](Napi::Env env) { return Napi::Number::New(env, *first); });
 }
 
-// search(queries, k, threads) -> Promise<[{ docs: Uint32Array, scores: Float32Array }]>
+// search(queries, k, threads, exhaustive) -> Promise<[{ docs: Uint32Array, scores: Float32Array }]>
 Napi::Value Bm25Wrap::Search(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto queries = std::make_shared<std::vector<std::string>>(strings_of(env, info[0], "queries"));
   const size_t k = static_cast<size_t>(get_integer(env, info[1], "k", 1, 1 << 24));
   const unsigned threads = info[2].IsUndefined() ? 1u : static_cast<unsigned>(get_integer(env, info[2], "threads", 1, 1024));
+  const bool exhaustive = info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
   auto idx = index;
   auto out = std::make_shared<std::vector<std::vector<index::Hit>>>(queries->size());
   return run_search_async(
       env,
-      [idx, queries, k, threads, out] {
+      [idx, queries, k, threads, exhaustive, out] {
         std::atomic<size_t> next{0};
         auto work = [&] {
-          for (size_t i; (i = next.fetch_add(1)) < queries->size();) (*out)[i] = idx->search((*queries)[i], k);
+          for (size_t i; (i = next.fetch_add(1)) < queries->size();) (*out)[i] = idx->search((*queries)[i], k, exhaustive);
         };
         run_on_threads(std::min<unsigned>(threads, static_cast<unsigned>(queries->size())), work);
       },
@@ -297,8 +321,7 @@ Napi::Value Bm25Wrap::Remove(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Uint32Array a = get_typed<uint32_t>(env, info[0], "docs", napi_uint32_array, "Uint32Array");
   std::vector<uint32_t> docs(a.Data(), a.Data() + a.ElementLength());
-  sync(env, [&] { index->remove(docs); });
-  return env.Undefined();
+  return Napi::Number::New(env, sync(env, [&] { return index->remove(docs); }));
 }
 
 Napi::Value Bm25Wrap::Analyze(const Napi::CallbackInfo& info) {
