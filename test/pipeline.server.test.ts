@@ -71,6 +71,10 @@ describe('server: named rerankers and /search through the pipeline', () => {
       ]);
     }
     expect((await post('/search', { query: Q, model: 'nope' })).statusCode).toBe(404);
+    // The collection has no dense index: the request's fault (422), named.
+    const dense = await post('/search', { query: Q, first: 'dense' });
+    expect(dense.statusCode).toBe(422);
+    expect(dense.json().code).toBe('ERR_NO_DENSE_INDEX');
   });
 
   it('a server with one reranker takes any model name (Cohere clients always send one)', async () => {
