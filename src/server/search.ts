@@ -73,6 +73,7 @@ export function searchRoutes(app: FastifyInstance, svc: Service): void {
         first_stage_score: h.firstStageScore,
         moved: h.firstStageRank - h.rank,
         reranked: h.reranked,
+        stage: h.stage,
       })),
       timings: { first_stage_ms: res.timings.firstStageMs, rerank_ms: res.timings.rerankMs, total_ms: res.timings.totalMs },
       stages: res.stages.map((s) => ({ name: s.name, candidates: s.candidates, reranked: s.reranked, kept: s.kept, ms: s.ms })),
