@@ -294,6 +294,7 @@ program
     }
   });
 
+program.command('info').description('the FAISS build and the SIMD level its kernels run at (JSON)').action(async () => console.log(JSON.stringify((await import('./index/faiss-index.js')).faissInfo())));
 program.parseAsync().catch((e: Error & { code?: string }) => {
   console.error(`crossrank: ${e.code ? `${e.code}: ` : ''}${e.message}`);
   process.exit(1);

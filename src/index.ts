@@ -23,7 +23,7 @@ export { type Dtype, type ModelConfig } from './inference/model-files.js';
 export { hubCacheDir, locateModel, type HubOptions, type DownloadProgress, type ModelWants } from './hub/hub.js';
 export { type ScoreCacheStats } from './inference/score-cache.js';
 export { RerankPool, type RerankPoolOptions, type PoolStats, type WorkerStats } from './pool/rerank-pool.js';
-export { FaissIndex, type Metric, type SearchParams, type SearchResult } from './index/faiss-index.js';
+export { FaissIndex, faissInfo, type FaissInfo, type Metric, type SearchParams, type SearchResult } from './index/faiss-index.js';
 export { Bm25Index, type Bm25Options, type Bm25Hits } from './index/bm25.js';
 export { reciprocalRankFusion, type FusedHit } from './index/fusion.js';
 export { ndcgAt, recallAt, mrrAt, mean } from './eval/metrics.js';
