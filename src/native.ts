@@ -122,9 +122,9 @@ export interface NativeSession {
 export interface NativeVectorIndex {
   train(vectors: Float32Array): Promise<void>;
   add(vectors: Float32Array, ids: BigInt64Array | null): Promise<void>;
-  /** nprobe / efSearch: 0 keeps the index's own setting. */
-  search(queries: Float32Array, k: number, nprobe: number, efSearch: number): Promise<{ ids: BigInt64Array; scores: Float32Array; nq: number; k: number }>;
-  searchSync(queries: Float32Array, k: number, nprobe: number, efSearch: number): { ids: BigInt64Array; scores: Float32Array; nq: number; k: number };
+  /** nprobe / efSearch / kFactor: 0 keeps the index's own setting. */
+  search(queries: Float32Array, k: number, nprobe: number, efSearch: number, kFactor: number): Promise<{ ids: BigInt64Array; scores: Float32Array; nq: number; k: number }>;
+  searchSync(queries: Float32Array, k: number, nprobe: number, efSearch: number, kFactor: number): { ids: BigInt64Array; scores: Float32Array; nq: number; k: number };
   remove(ids: BigInt64Array): number;
   save(path: string): Promise<void>;
   info(): { dim: number; ntotal: number; isTrained: boolean; nlist: number; metric: 'ip' | 'l2'; description: string };
@@ -132,8 +132,8 @@ export interface NativeVectorIndex {
 
 export interface NativeBm25 {
   add(texts: string[], threads: number): Promise<number>;
-  search(queries: string[], k: number, threads: number): Promise<{ docs: Uint32Array; scores: Float32Array }[]>;
-  remove(docs: Uint32Array): void;
+  search(queries: string[], k: number, threads: number, exhaustive?: boolean): Promise<{ docs: Uint32Array; scores: Float32Array }[]>;
+  remove(docs: Uint32Array): number;
   analyze(text: string): string[];
   save(path: string): Promise<void>;
   info(): { size: number; live: number; terms: number; k1: number; b: number; stemmer: string; stopwords: boolean };
@@ -149,6 +149,7 @@ export interface Addon {
   NativeVectorIndex: {
     new (dim: number, factory: string, metric: 'ip' | 'l2'): NativeVectorIndex;
     load(path: string): Promise<NativeVectorIndex>;
+    faissInfo(): { version: string; simdLevel: string; dynamicDispatch: boolean; availableLevels: string[] };
   };
   NativeBm25: {
     new (opts: { k1: number; b: number; stemmer: string; stopwords: boolean }): NativeBm25;
