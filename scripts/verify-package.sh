@@ -98,6 +98,13 @@ mkdir -p "$root/usr/local/lib/node_modules" "$root/app" "$root/models" "$root/pr
 cp -a "$work/npm" "$root/usr/local/lib/node_modules/npm"
 ln -s ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/local/bin/npm"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# A network that intercepts TLS (as these machines' does) hands its CA to Node here; a user's
+# machine needs nothing of the kind (Node carries Mozilla's roots).
+extra_ca=""
+if [ -n "${NODE_EXTRA_CA_CERTS:-}" ] && [ -f "$NODE_EXTRA_CA_CERTS" ]; then
+  cp "$NODE_EXTRA_CA_CERTS" "$root/etc/extra-ca.pem"
+  extra_ca="NODE_EXTRA_CA_CERTS=/etc/extra-ca.pem"
+fi
 cp "$tgz" "$root/app/"
 cp "$bsq_tgz" "$root/prebuilt/"
 cp -r "$models/bert-tiny-cross" "$models/bert-tiny-bi" "$root/models/"
@@ -105,7 +112,7 @@ cp scripts/verify-package-smoke.mjs "$root/app/smoke.mjs"
 mount -t proc proc "$root/proc"
 trap 'umount "$root/proc" 2>/dev/null || true' EXIT
 in_root() {
-  chroot "$root" env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root ONNXRUNTIME_NODE_INSTALL=skip ORT_DISABLE_TELEMETRY=1 \
+  chroot "$root" env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root ONNXRUNTIME_NODE_INSTALL=skip ORT_DISABLE_TELEMETRY=1 $extra_ca \
     npm_config_better_sqlite3_local_prebuilds=/prebuilt bash -c "cd /app && $1"
 }
 say "clean root ready (glibc $(chroot "$root" ldd --version | head -1 | awk '{print $NF}'))"
