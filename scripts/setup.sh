@@ -11,6 +11,8 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 pkgs="libfaiss-dev libopenblas0-pthread libutf8proc-dev libonig-dev nlohmann-json3-dev libstemmer-dev cmake g++ ccache python3-onnx python3-numpy nginx"
+# clang with libFuzzer and the sanitizer runtimes, and LLVM's omp.h: the fuzz targets (scripts/fuzz.sh).
+pkgs="$pkgs clang-14 libclang-rt-14-dev libomp-14-dev"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
