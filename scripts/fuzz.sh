@@ -62,7 +62,8 @@ run() {
 
 replay() {
   local t f any
-  for t in "${@:-$targets}"; do
+  [ $# -gt 0 ] || set -- $targets
+  for t in "$@"; do
     any=0
     for f in "$fuzzdir/regressions/$t"/*; do
       [ -f "$f" ] || continue
