@@ -236,27 +236,38 @@ std::unique_ptr<Bm25Index> Bm25Index::load(const std::string& path) {
   get(in, stop);
   ao.stopwords = stop != 0;
   auto idx = std::make_unique<Bm25Index>(p, ao);
+  // Every count is checked against the bytes left in the file before anything is sized from it.
+  const std::streamoff here = in.tellg();
+  in.seekg(0, std::ios::end);
+  const uint64_t file_size = static_cast<uint64_t>(in.tellg());
+  in.seekg(here);
+  auto left = [&] { return in ? file_size - static_cast<uint64_t>(in.tellg()) : 0; };
+  auto corrupt = [&](const std::string& what) { return Error("ERR_INDEX_IO", "corrupt BM25 index file " + path + ": " + what); };
   uint64_t n = 0;
   get(in, n);
+  if (!in || n > left() / 2) throw corrupt("document count past the end of the file");
   idx->norms_.resize(n);
   idx->deleted_.resize(n);
   in.read(reinterpret_cast<char*>(idx->norms_.data()), static_cast<std::streamsize>(n));
   in.read(reinterpret_cast<char*>(idx->deleted_.data()), static_cast<std::streamsize>(n));
-  for (uint8_t d : idx->deleted_) idx->n_deleted_ += d;
+  for (uint8_t d : idx->deleted_) idx->n_deleted_ += d != 0;
   for (uint8_t b : idx->norms_) idx->with_terms_ += b > 0;
   get(in, idx->total_len_);
   uint64_t nt = 0;
   get(in, nt);
   if (!in) throw Error("ERR_INDEX_IO", "corrupt BM25 index file " + path);
+  if (nt > left() / 12) throw corrupt("term count past the end of the file");  // 4-byte length + 8-byte count each
   idx->terms_.reserve(nt);
   idx->postings_.resize(nt);
   for (uint64_t t = 0; t < nt; ++t) {
     idx->terms_.push_back(get_str(in));
     uint64_t np = 0;
     get(in, np);
-    if (!in || np > n) throw Error("ERR_INDEX_IO", "corrupt BM25 index file " + path);
+    if (!in || np > n || np > left() / sizeof(Posting)) throw Error("ERR_INDEX_IO", "corrupt BM25 index file " + path);
     idx->postings_[t].resize(np);
     in.read(reinterpret_cast<char*>(idx->postings_[t].data()), static_cast<std::streamsize>(np * sizeof(Posting)));
+    for (const Posting& q : idx->postings_[t])
+      if (q.doc >= n) throw corrupt("posting of document " + std::to_string(q.doc) + " of " + std::to_string(n));
     idx->vocab_.emplace(idx->terms_.back(), static_cast<uint32_t>(t));
   }
   if (!in) throw Error("ERR_INDEX_IO", "truncated BM25 index file " + path);
