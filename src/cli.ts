@@ -209,7 +209,8 @@ program
 program
   .command('serve')
   .description('HTTP service: POST /rerank (TEI), /v1/rerank (Cohere v1/Jina), /v2/rerank (Cohere v2), /embed, /search; GET /health, /info, /metrics')
-  .option('--rerank <model>', 'cross-encoder: a model directory or a Hugging Face id')
+  .option('--rerank <model>', 'cross-encoder: a model directory or a Hugging Face id; repeatable as name=model (requests pick one by `model`, the first is the default)', (v: string, prev?: string[]) => [...(prev ?? []), v])
+  .option('--rerank-config <file>', 'more rerankers: a JSON file { "rerankers": { "<name>": "<model>" } }')
   .option('--embedder <model>', 'bi-encoder for /embed: a model directory or a Hugging Face id')
   .option('--collection <dir>', 'collection for /search')
   .option('--workers <n>', 'rerank in a pool of n worker threads (default: in-process)', int('--workers'))
@@ -250,7 +251,8 @@ program
     const d = downloads();
     try {
       await serve({
-        ...(o.rerank ? { rerank: o.rerank as string } : {}),
+        ...(o.rerank ? { rerank: o.rerank as string[] } : {}),
+        ...(o.rerankConfig ? { rerankConfig: o.rerankConfig as string } : {}),
         ...(o.embedder ? { embedder: o.embedder as string } : {}),
         ...(o.collection ? { collection: o.collection as string } : {}),
         ...(o.workers ? { workers: n('workers') } : {}),
@@ -292,6 +294,7 @@ program
     }
   });
 
+program.command('info').description('the FAISS build and the SIMD level its kernels run at (JSON)').action(async () => console.log(JSON.stringify((await import('./index/faiss-index.js')).faissInfo())));
 program.parseAsync().catch((e: Error & { code?: string }) => {
   console.error(`crossrank: ${e.code ? `${e.code}: ` : ''}${e.message}`);
   process.exit(1);
