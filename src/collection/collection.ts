@@ -24,9 +24,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
-import { CrossrankError, invalidType, validateBoolean, validateInteger, validateObject, validateOneOf, validateString } from '../errors.js';
+import { CrossrankError, invalidType, validateBoolean, validateInteger, validateKeys, validateNonEmpty, validateObject, validateOneOf, validateString } from '../errors.js';
 import { BiEncoder, type BiEncoderOptions } from '../inference/bi-encoder.js';
-import type { Scorer } from '../inference/scorer.js';
+import { Scorer } from '../inference/scorer.js';
 import { looksLikeHubId } from '../hub/hub.js';
 import { Bm25Index, type Bm25Options } from '../index/bm25.js';
 import { FaissIndex, type Metric, type SearchParams } from '../index/faiss-index.js';
@@ -108,6 +108,8 @@ export interface SearchOptions {
   efSearch?: number;
   signal?: AbortSignal;
 }
+
+const SEARCH_OPTION_KEYS = ['first', 'candidates', 'rerank', 'topK', 'latencyBudgetMs', 'nprobe', 'efSearch', 'signal'] as const;
 
 export interface SearchHit {
   id: string;
@@ -1168,7 +1170,11 @@ export class Collection {
    */
   async search(query: string, options: SearchOptions = {}): Promise<SearchResult> {
     validateString(query, 'query');
+    validateNonEmpty(query, 'query');
     validateObject(options as unknown, 'options');
+    validateKeys(options, 'options', SEARCH_OPTION_KEYS);
+    if (options.rerank !== undefined && !(options.rerank instanceof Scorer)) throw invalidType('options.rerank', 'a loaded CrossEncoder or RerankPool (load a model path or id with CrossEncoder.load)', options.rerank);
+    if (this.#closed) throw new CrossrankError('ERR_COLLECTION_CLOSED', 'search: the collection is closed');
     this.#maybeRefresh();
     const v = this.#view; // one checkpoint for the whole search, whatever a refresh swaps in meanwhile
     const t0 = performance.now();
