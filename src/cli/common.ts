@@ -11,7 +11,7 @@ import { InvalidArgumentError } from 'commander';
 import pc from 'picocolors';
 import { CrossrankError } from '../errors.js';
 import type { DownloadProgress } from '../hub/hub.js';
-import { CrossEncoder } from '../inference/cross-encoder.js';
+import type { CrossEncoder } from '../inference/cross-encoder.js';
 
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
@@ -74,6 +74,7 @@ export async function withDownloads<T>(f: (onDownload: (p: DownloadProgress) => 
 /** Load the cross-encoder named by `flag` (a directory or a hub id); errors say which flag. */
 export async function loadReranker(model: string | undefined, flag = '--rerank'): Promise<CrossEncoder | undefined> {
   if (!model) return undefined;
+  const { CrossEncoder } = await import('../inference/cross-encoder.js'); // loaded on use: --help and usage errors stay fast
   return withDownloads((onDownload) => CrossEncoder.load(model, { onDownload })).catch((e: unknown) => {
     throw flagged(flag, e);
   });

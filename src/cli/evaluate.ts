@@ -1,8 +1,6 @@
 /** `crossrank evaluate <beir-dir> <collection-dir>`: nDCG@10, MRR@10 and recall on judged queries. */
 import { Command, Option } from 'commander';
-import { Collection } from '../collection/collection.js';
-import { loadBeir } from '../eval/datasets.js';
-import { evaluate, type Scores } from '../eval/evaluate.js';
+import type { Scores } from '../eval/evaluate.js';
 import { int, loadReranker, printJson, progress, table } from './common.js';
 
 interface EvaluateFlags {
@@ -25,6 +23,7 @@ export function register(program: Command): void {
     .option('--candidates <n>', 'first-stage candidates to rerank', int('--candidates', 1, 100_000), 100)
     .option('--json', 'print the whole report (with per-query scores) as JSON')
     .action(async (beirDir: string, dir: string, o: EvaluateFlags) => {
+      const [{ Collection }, { loadBeir }, { evaluate }] = await Promise.all([import('../collection/collection.js'), import('../eval/datasets.js'), import('../eval/evaluate.js')]);
       const data = loadBeir(beirDir);
       const col = await Collection.open(dir, { readOnly: true, refreshIntervalMs: 0 });
       let report;

@@ -2,8 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { Collection, type CreateOptions } from '../collection/collection.js';
-import { MANIFEST, readManifest } from '../collection/manifest.js';
+import type { CreateOptions } from '../collection/collection.js';
 import type { DownloadProgress } from '../hub/hub.js';
 import type { Bm25Options } from '../index/bm25.js';
 import { CrossrankError } from '../errors.js';
@@ -36,7 +35,8 @@ function structureError(flag: string, dir: string, why: string): CrossrankError 
  * collection that exists: accepted when they say what it already is, refused otherwise — never
  * ignored.
  */
-function checkStructure(dir: string, o: IndexFlags, given: (flag: string) => boolean): void {
+async function checkStructure(dir: string, o: IndexFlags, given: (flag: string) => boolean): Promise<void> {
+  const { readManifest } = await import('../collection/manifest.js');
   const m = readManifest(resolve(dir));
   const d = m.dense;
   if (given('embedder')) {
@@ -87,9 +87,10 @@ export function register(program: Command): void {
     .option('--title-field <name>', 'JSONL field / CSV column holding a title, put before the text (default title)')
     .option('--json', 'print the outcome as JSON')
     .action(async (source: string, dir: string, o: IndexFlags, cmd: Command) => {
+      const { Collection } = await import('../collection/collection.js');
       const given = (k: string) => cmd.getOptionValueSource(k) === 'cli';
-      const exists = existsSync(join(dir, MANIFEST));
-      if (exists) checkStructure(dir, o, given);
+      const exists = existsSync(join(dir, 'collection.json'));
+      if (exists) await checkStructure(dir, o, given);
       else {
         if (!o.bm25 && !o.embedder) throw new UsageError('ERR_CLI_INVALID_OPTION', '--no-bm25 leaves no index: give --embedder too');
         if (given('factory') && !o.embedder) throw new UsageError('ERR_CLI_INVALID_OPTION', '--factory sets the dense index: give --embedder too');

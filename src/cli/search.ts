@@ -1,6 +1,6 @@
 /** `crossrank search <collection-dir> <query…>`: first stage, then (with --rerank) a cross-encoder. */
 import { Command, Option } from 'commander';
-import { Collection, type SearchResult } from '../collection/collection.js';
+import type { SearchResult } from '../collection/collection.js';
 import type { CrossEncoder } from '../inference/cross-encoder.js';
 import { clip, colour, flagged, int, loadReranker, positive, printJson, table, textWidth, UsageError } from './common.js';
 
@@ -71,6 +71,7 @@ export function register(program: Command): void {
       const query = words.join(' ');
       if (query.trim() === '') throw new UsageError('ERR_EMPTY_INPUT', '<query> is empty: give the words to search for');
       if (o.budget !== undefined && !o.rerank) throw new UsageError('ERR_CLI_INVALID_OPTION', '--budget limits reranking: give --rerank too');
+      const { Collection } = await import('../collection/collection.js');
       const col = await Collection.open(dir, { readOnly: true, refreshIntervalMs: 0 });
       try {
         const ce = await loadReranker(o.rerank);

@@ -1,6 +1,5 @@
 /** `crossrank serve`: the HTTP service. */
 import { Command, Option } from 'commander';
-import { serve } from '../server/serve.js';
 import { downloads, int, UsageError } from './common.js';
 
 export function register(program: Command): void {
@@ -41,6 +40,7 @@ export function register(program: Command): void {
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
     .action(async (o: Record<string, unknown> & { maxBatch?: number }) => {
       if (!o.rerank && !o.embedder && !o.collection) throw new UsageError('ERR_CLI_MISSING_OPTION', 'serve needs a model or a collection: give --rerank, --embedder or --collection (or more than one)');
+      const { serve } = await import('../server/serve.js'); // fastify and friends only when serving
       const n = (k: string) => o[k] as number;
       const d = downloads();
       try {

@@ -1,6 +1,6 @@
 /** `crossrank verify <collection-dir>`: SQLite against every index; exit 1 when something is wrong. */
 import { Command } from 'commander';
-import { Collection, type VerifyProblem, type VerifyReport } from '../collection/collection.js';
+import type { VerifyProblem, VerifyReport } from '../collection/collection.js';
 import { EXIT_FAILURE, int, printJson } from './common.js';
 
 export function register(program: Command): void {
@@ -12,6 +12,7 @@ export function register(program: Command): void {
     .option('--sample <n>', 'documents re-embedded and compared with their stored vectors', int('--sample', 0), 32)
     .option('--json', 'print the report as JSON')
     .action(async (dir: string, o: { repair?: boolean; sample: number; json?: boolean }) => {
+      const { Collection } = await import('../collection/collection.js');
       const col = await Collection.open(dir, o.repair ? {} : { readOnly: true, refreshIntervalMs: 0 });
       let report: VerifyReport;
       try {
