@@ -106,12 +106,21 @@ export function validateObject(value: unknown, name: string): asserts value is R
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalidType(name, 'of type object', value);
 }
 
+/**
+ * FAISS's exception text names the C++ function and source line ("Error in void
+ * faiss::ProductQuantizer::set_derived_values() at ./faiss/impl/ProductQuantizer.cpp:59: Error:
+ * 'd % M == 0' failed: …"); the user needs only what failed. The full text stays in `cause`.
+ */
+export function withoutCppFrames(message: string): string {
+  return message.replace(/Error in [^\n]*? at [^\s:]+:\d+: (Error: )?/g, '');
+}
+
 /** Wrap an error thrown by the addon (which carries `code`) into a CrossrankError. */
 export function fromNative(e: unknown): Error {
   if (e instanceof CrossrankError || e instanceof TypeError || e instanceof RangeError) return e;
   if (e instanceof Error) {
     const code = (e as Error & { code?: string }).code ?? 'ERR_NATIVE';
-    return new CrossrankError(code, e.message, { cause: e });
+    return new CrossrankError(code, withoutCppFrames(e.message), { cause: e });
   }
   return new CrossrankError('ERR_NATIVE', String(e));
 }

@@ -241,6 +241,7 @@ export abstract class Scorer {
     validateObject(options as unknown, 'options');
     const signal = options.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidType('options.signal', 'an AbortSignal', signal);
+    if (signal?.aborted) throw abortError(signal); // even when every pair would come from the cache
     const chunking = options.chunking === undefined ? this.#chunking : resolveChunking(options.chunking, 'options.chunking');
     const n = docs.length;
     const labels = this.#numLabels;
