@@ -124,17 +124,24 @@ export function clip(text: string, width: number): string {
   return (space > width / 2 ? cut.slice(0, space) : cut) + '…';
 }
 
-/** Width left for a text column once the other columns are laid out. */
+/** Width left for a text column once the other columns are laid out (120 columns in a pipe). */
 export function textWidth(used: number): number {
   const columns = process.stdout.columns ?? 120;
-  return Math.max(30, columns - used);
+  return Math.max(40, columns - used);
 }
 
-/** A table with a header row and no inner rules; plain ASCII-free borders stay readable in a pipe. */
-export function table(head: string[], align: ('left' | 'right')[] = []): Table.Table {
+/** Lines a text cell may wrap to; longer texts are cut at a word with "…". */
+export const TEXT_LINES = 3;
+
+/**
+ * A table with a header row and no rules between rows. With `wrap`, the last column is that wide
+ * and its text wraps at words (cut to TEXT_LINES lines by the caller with `clip`).
+ */
+export function table(head: string[], align: ('left' | 'right')[] = [], wrap?: number): Table.Table {
   return new Table({
     head: head.map((h) => colour.bold(h)),
     colAligns: align.length ? align : undefined,
+    ...(wrap ? { colWidths: [...head.slice(1).map(() => null), wrap + 2], wordWrap: true } : {}),
     style: { head: [], border: [], 'padding-left': 1, 'padding-right': 1 },
     chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
   });

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { CrossrankError } from '../errors.js';
-import { clip, int, loadReranker, printJson, table, textWidth, UsageError } from './common.js';
+import { clip, int, loadReranker, printJson, table, TEXT_LINES, textWidth, UsageError } from './common.js';
 
 interface RerankFlags {
   topK?: number;
@@ -71,9 +71,9 @@ export function register(program: Command): void {
         const rows = ranked.map((r, i) => ({ rank: i + 1, index: r.index, ...(docs[r.index]!.id !== undefined ? { id: docs[r.index]!.id } : {}), score: r.score, text: docs[r.index]!.text }));
         if (o.json) return printJson({ query, model, scoreKind: kind, documents: docs.length, results: rows });
         console.log(`query: ${query}`);
-        const t = table(['#', `score (${kind})`, docs.some((d) => d.id !== undefined) ? 'id' : 'line', 'text'], ['right', 'right', 'right', 'left']);
         const width = textWidth(40);
-        for (const r of rows) t.push([r.rank, r.score.toFixed(4), r.id ?? r.index + 1, clip(r.text, width)]);
+        const t = table(['#', `score (${kind})`, docs.some((d) => d.id !== undefined) ? 'id' : 'line', 'text'], ['right', 'right', 'right', 'left'], width);
+        for (const r of rows) t.push([r.rank, r.score.toFixed(4), r.id ?? r.index + 1, clip(r.text, width * TEXT_LINES - 8)]);
         console.log(t.toString());
         console.log(`${rows.length} of ${docs.length} documents`);
       } finally {

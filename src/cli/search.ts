@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import type { SearchResult } from '../collection/collection.js';
 import type { CrossEncoder } from '../inference/cross-encoder.js';
-import { clip, colour, flagged, int, loadReranker, positive, printJson, table, textWidth, UsageError } from './common.js';
+import { clip, colour, flagged, int, loadReranker, positive, printJson, table, TEXT_LINES, textWidth, UsageError } from './common.js';
 
 interface SearchFlags {
   first?: 'bm25' | 'dense' | 'hybrid';
@@ -35,11 +35,11 @@ function printHits(query: string, res: SearchResult, ce: CrossEncoder | undefine
     const reranked = Boolean(ce);
     const kind = scoreKind(res, ce);
     const head = reranked ? ['#', kind, 'moved', 'was', 'id', 'text'] : ['#', kind, 'id', 'text'];
-    const idWidth = Math.min(24, Math.max(2, ...res.hits.map((h) => h.id.length)));
-    const t = table(head, reranked ? ['right', 'right', 'left', 'right', 'left', 'left'] : ['right', 'right', 'left', 'left']);
+    const idWidth = Math.min(48, Math.max(2, ...res.hits.map((h) => h.id.length)));
     const width = textWidth((reranked ? 44 : 28) + kind.length + idWidth);
+    const t = table(head, reranked ? ['right', 'right', 'left', 'right', 'left', 'left'] : ['right', 'right', 'left', 'left'], width);
     for (const h of res.hits) {
-      const text = clip(h.text, width);
+      const text = clip(h.text, width * TEXT_LINES - 8); // room for the words wrapping leaves at line ends
       const id = clip(h.id, idWidth);
       const score = h.score.toFixed(4);
       if (!reranked) t.push([h.rank, score, id, text]);
