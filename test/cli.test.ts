@@ -254,6 +254,55 @@ describe('readable output', () => {
   });
 });
 
+describe('crossrank evaluate --report: charts people can look at', () => {
+  interface Report {
+    queries: number;
+    candidates: number;
+    firstStage: { recall10: number; recallAtCandidates: number };
+    perQuery: { id: string; first: { ndcg10: number }; reranked?: { ndcg10: number } }[];
+  }
+  const labels = (svg: string) => [...svg.matchAll(/aria-label="([^"]*)"/g)].map((m) => m[1]!);
+
+  it('an HTML page whose charts plot the report\'s own figures: per-query nDCG@10, rank movements, recall by depth', async () => {
+    const beir = join(tmp, 'beir'); // written by the evaluate test above
+    const col = join(tmp, 'beir-col');
+    const file = join(tmp, 'report.html');
+    const r = await cli(['evaluate', beir, col, '--rerank', CE(), '--candidates', '3', '--report', file, '--json']);
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout) as Report;
+    const html = readFileSync(file, 'utf8');
+    expect(html.match(/<svg /g)).toHaveLength(3);
+    const all = labels(html);
+    // Scatter: one point per query at (first stage, reranked) nDCG@10.
+    for (const q of report.perQuery) {
+      expect(all).toContain(`nDCG@10, bm25: ${q.first.ndcg10}; nDCG@10, reranked: ${q.reranked!.ndcg10}; query: ${q.id}; first: ${q.first.ndcg10}; reranked: ${q.reranked!.ndcg10}`);
+    }
+    // Movements: the bars count every relevant candidate the reranker read, as the embedded data lists them.
+    const data = JSON.parse(/<script type="application\/json" id="crossrank-report">(.*)<\/script>/.exec(html)![1]!) as { movements: number[]; recall: { depth: number; recall: number }[] };
+    expect(data.movements).toHaveLength(2); // q1 → cats, q2 → tea: both among the 3 candidates
+    const bars = all.filter((l) => l.startsWith('places moved: ')).map((l) => Number(/relevant documents: (\d+)$/.exec(l)![1]));
+    expect(bars.reduce((a, b) => a + b, 0)).toBe(2);
+    // Recall by depth: 1, 2, 3 candidates; at 3 it is the report's recall at the candidate depth.
+    expect(data.recall.map((p) => p.depth)).toEqual([1, 2, 3]);
+    expect(data.recall.at(-1)!.recall).toBe(report.firstStage.recallAtCandidates);
+    for (const p of data.recall) expect(all.some((l) => l.startsWith(`candidates (log scale): ${p.depth}; mean recall: `))).toBe(true);
+    expect(html).toContain(`<td>bm25 + rerank</td>`);
+  });
+
+  it('an .svg holds the charts alone; another file name is refused before any work', async () => {
+    const file = join(tmp, 'report.svg');
+    const r = await cli(['evaluate', join(tmp, 'beir'), join(tmp, 'beir-col'), '--report', file]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain(`report written to ${file}`);
+    const svg = readFileSync(file, 'utf8');
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(labels(svg).filter((l) => l.startsWith("X-axis titled 'nDCG@10, bm25'"))).toHaveLength(1); // the histogram without a reranker
+    const bad = await cli(['evaluate', 'a', 'b', '--report', 'report.pdf']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--report takes a file named .html or .svg, got "report.pdf"');
+  });
+});
+
 describe('wrong command lines: coded, naming the flag, exit 2; failures exit 1', () => {
   const cases: [string[], string, string][] = [
     [['search', 'c', 'q', '--first', 'sideways'], 'ERR_CLI_INVALID_OPTION', "option '--first <stage>' argument 'sideways' is invalid. Allowed choices are bm25, dense, hybrid."],

@@ -1,5 +1,6 @@
 /** `crossrank evaluate <beir-dir> <collection-dir>`: nDCG@10, MRR@10 and recall on judged queries. */
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { ReportCollector } from './report.js';
 import type { Scores } from '../eval/evaluate.js';
 import { int, loadReranker, printJson, progress, table } from './common.js';
 
@@ -9,6 +10,7 @@ interface EvaluateFlags {
   rerank?: string;
   candidates: number;
   json?: boolean;
+  report?: string;
 }
 
 export function register(program: Command): void {
@@ -22,24 +24,36 @@ export function register(program: Command): void {
     .option('--rerank <model>', 'cross-encoder: a model directory or a Hugging Face id')
     .option('--candidates <n>', 'first-stage candidates to rerank', int('--candidates', 1, 100_000), 100)
     .option('--json', 'print the whole report (with per-query scores) as JSON')
+    .option('--report <file>', 'also write charts: an .html page (figures, charts, data) or an .svg (the charts)', (v: string) => {
+      if (!/\.(html?|svg)$/i.test(v)) throw new InvalidArgumentError(`--report takes a file named .html or .svg, got ${JSON.stringify(v)}`);
+      return v;
+    })
     .action(async (beirDir: string, dir: string, o: EvaluateFlags) => {
       const [{ Collection }, { loadBeir }, { evaluate }] = await Promise.all([import('../collection/collection.js'), import('../eval/datasets.js'), import('../eval/evaluate.js')]);
       const data = loadBeir(beirDir);
       const col = await Collection.open(dir, { readOnly: true, refreshIntervalMs: 0 });
       let report;
+      let collector: ReportCollector | undefined;
       try {
         const ce = await loadReranker(o.rerank);
         const bar = progress('evaluating');
+        collector = o.report ? new ReportCollector(data, o.candidates) : undefined;
         report = await evaluate(col, data, {
           first: o.first,
           candidates: o.candidates,
           ...(o.queries ? { queries: o.queries } : {}),
           ...(ce ? { rerank: ce } : {}),
           onProgress: (done, total) => bar.update(done, total),
+          ...(collector ? { onQuery: collector.onQuery } : {}),
         });
         bar.stop();
       } finally {
         await col.close();
+      }
+      if (o.report && collector) {
+        const { writeReport } = await import('./report.js');
+        await writeReport(o.report, collector.data(report), `crossrank evaluate: ${beirDir}`);
+        if (!o.json) console.error(`report written to ${o.report}`);
       }
       if (o.json) return printJson(report);
       // Recall at the candidate depth is a column of its own only when that depth is not 10.

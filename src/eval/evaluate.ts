@@ -3,7 +3,7 @@
  * ranking and, with a reranker, the reranked ranking of the same candidates, scored per query with
  * nDCG@10, MRR@10 and recall (at 10 and at the candidate depth), as BEIR reports them.
  */
-import type { Collection, FirstStage } from '../collection/collection.js';
+import type { Collection, FirstStage, SearchHit } from '../collection/collection.js';
 import { validateBoolean, validateInteger, validateObject, validateOneOf } from '../errors.js';
 import type { Scorer } from '../inference/scorer.js';
 import type { IrCollection } from './datasets.js';
@@ -20,6 +20,8 @@ export interface EvaluateOptions {
   /** Drop a hit whose id equals the query's, as BEIR does (ArguAna's queries are documents). Default true. */
   ignoreIdenticalIds?: boolean;
   onProgress?: (done: number, total: number) => void;
+  /** Each query's hits as searched (first-stage ranks and, reranked, final ranks): for reports. */
+  onQuery?: (query: { id: string; hits: readonly SearchHit[] }) => void;
   signal?: AbortSignal;
 }
 
@@ -93,6 +95,7 @@ export async function evaluate(collection: Collection, data: IrCollection, optio
       ...(options.rerank ? { rerank: options.rerank } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     });
+    options.onQuery?.({ id: q.id, hits: res.hits });
     firstStageMs += res.timings.firstStageMs;
     rerankMs += res.timings.rerankMs;
     const byFirst = [...res.hits].sort((a, b) => a.firstStageRank - b.firstStageRank).map((h) => h.id).filter((id) => keep(id, q.id)).slice(0, candidates);
