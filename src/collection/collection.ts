@@ -26,7 +26,7 @@ import { join, relative, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import { CrossrankError, invalidType, validateBoolean, validateInteger, validateKeys, validateNonEmpty, validateObject, validateOneOf, validateString } from '../errors.js';
 import { BiEncoder, type BiEncoderOptions } from '../inference/bi-encoder.js';
-import { Scorer } from '../inference/scorer.js';
+import type { Scorer } from '../inference/scorer.js';
 import { looksLikeHubId } from '../hub/hub.js';
 import { Bm25Index, type Bm25Options } from '../index/bm25.js';
 import { FaissIndex, type Metric, type SearchParams } from '../index/faiss-index.js';
@@ -1173,7 +1173,7 @@ export class Collection {
     validateNonEmpty(query, 'query');
     validateObject(options as unknown, 'options');
     validateKeys(options, 'options', SEARCH_OPTION_KEYS);
-    if (options.rerank !== undefined && !(options.rerank instanceof Scorer)) throw invalidType('options.rerank', 'a loaded CrossEncoder or RerankPool (load a model path or id with CrossEncoder.load)', options.rerank);
+    if (options.rerank !== undefined && typeof (options.rerank as { score?: unknown } | null)?.score !== 'function') throw invalidType('options.rerank', 'a loaded CrossEncoder or RerankPool (load a model path or id with CrossEncoder.load)', options.rerank);
     if (this.#closed) throw new CrossrankError('ERR_COLLECTION_CLOSED', 'search: the collection is closed');
     this.#maybeRefresh();
     const v = this.#view; // one checkpoint for the whole search, whatever a refresh swaps in meanwhile
