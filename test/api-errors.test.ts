@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BatchError, BiEncoder, Collection, CrossEncoder, CrossrankError, FaissIndex, Tokenizer } from '../src/index.js';
+import { BatchError, BiEncoder, Collection, createServer, CrossEncoder, CrossrankError, FaissIndex, Tokenizer } from '../src/index.js';
 import { didYouMean, validateKeys } from '../src/errors.js';
 import { errorOf, rejectionOf } from './helpers.js';
 import { requireShared } from './shared.js';
@@ -56,6 +56,22 @@ describe('every error is a CrossrankError with a code', () => {
     expect(closed.message).not.toContain('database connection');
     // And the collection still answers properly spelt searches.
     expect((await col.search('bm25', { topK: 1, rerank: ce })).hits[0]!.id).toBe('a');
+  });
+
+  it('an empty query is refused by the reranker and by the server (422, not 500)', async () => {
+    for (const q of ['', ' \n ']) {
+      expect((await rejectionOf(ce.score(q, ['a document']))).code).toBe('ERR_EMPTY_INPUT');
+      expect((await rejectionOf(ce.rerank(q, ['a document']))).code).toBe('ERR_EMPTY_INPUT');
+    }
+    expect((await rejectionOf(ce.scorePairs([['q', 'd'], ['', 'd']]))).code).toBe('ERR_EMPTY_INPUT');
+    const app = await createServer({ reranker: ce, logger: false });
+    try {
+      const r = await app.inject({ method: 'POST', url: '/rerank', payload: { query: ' ', texts: ['a document'] } });
+      expect(r.statusCode).toBe(422);
+      expect(r.json()).toMatchObject({ code: 'ERR_EMPTY_INPUT' });
+    } finally {
+      await app.close();
+    }
   });
 
   it('an aborted signal rejects even when every pair is in the score cache', async () => {
