@@ -1,38 +1,58 @@
-// Where the native build finds ONNX Runtime: read by both CMakeLists.txt and binding.gyp so the
-// two builds cannot disagree. Usage: node scripts/native-paths.cjs ort-include | ort-lib | ort-rpath | ort-rpath-gyp
+// Where the native build finds ONNX Runtime, for CMakeLists.txt and scripts/install.cjs.
+// Usage: node scripts/native-paths.cjs ort-include | ort-lib | ort-rpath
 'use strict';
 const path = require('node:path');
 const fs = require('node:fs');
 
 const root = path.join(__dirname, '..');
 
+// Headers: ORT_INCLUDE_DIR, else the copy scripts/setup.sh extracts on Debian 12, else the OS
+// package's place (Debian/Ubuntu libonnxruntime-dev, Fedora onnxruntime-devel, Homebrew onnxruntime).
+function ortIncludeCandidates() {
+  const brew = process.env.HOMEBREW_PREFIX || (process.arch === 'arm64' ? '/opt/homebrew' : '/usr/local');
+  return [process.env.ORT_INCLUDE_DIR, path.join(root, '.deps/ort/usr/include/onnxruntime'),
+    '/usr/include/onnxruntime', '/usr/local/include/onnxruntime', path.join(brew, 'include/onnxruntime')].filter(Boolean);
+}
+
 function ortInclude() {
-  const candidates = [process.env.ORT_INCLUDE_DIR, path.join(root, '.deps/ort/usr/include/onnxruntime'),
-    '/usr/include/onnxruntime', '/usr/local/include/onnxruntime'].filter(Boolean);
+  const candidates = ortIncludeCandidates();
   for (const c of candidates) if (fs.existsSync(path.join(c, 'onnxruntime_cxx_api.h'))) return c;
-  throw new Error(`ONNX Runtime headers not found (tried ${candidates.join(', ')}); run scripts/setup.sh or set ORT_INCLUDE_DIR`);
+  throw new Error(`ONNX Runtime headers not found (tried ${candidates.join(', ')}); set ORT_INCLUDE_DIR`);
 }
 
 // onnxruntime-node's own library: our addon links to it so one copy serves both bindings.
-function ortLibDir() {
+const ortSubdir = path.join('bin', 'napi-v6', process.platform, process.arch);
+const ortLibName = { linux: /^libonnxruntime\.so\.1$/, darwin: /^libonnxruntime\.\d+(\.\d+)*\.dylib$/, win32: /^onnxruntime\.(lib|dll)$/ }[process.platform];
+
+function ortLib() {
   const pkg = path.dirname(require.resolve('onnxruntime-node/package.json', { paths: [root] }));
-  const dir = path.join(pkg, 'bin', 'napi-v6', process.platform, process.arch);
-  if (!fs.existsSync(path.join(dir, 'libonnxruntime.so.1'))) throw new Error(`libonnxruntime.so.1 not found in ${dir}`);
-  return dir;
+  const dir = path.join(pkg, ortSubdir);
+  const files = fs.existsSync(dir) ? fs.readdirSync(dir) : [];
+  // On Windows link against the import library when the package has one.
+  const file = files.filter((f) => ortLibName && ortLibName.test(f)).sort().reverse()[0];
+  if (!file) throw new Error(`onnxruntime-node ships no ONNX Runtime library for ${process.platform}-${process.arch} in ${dir}`);
+  return path.join(dir, file);
 }
 
-// Relative to build/Release/crossrank.node, for this checkout and for an installed package.
+// The addon lives two directories below the package root, both as a source build
+// (build/Release/) and as a prebuild (prebuilds/<platform>-<arch>/), so one rpath serves both:
+// the addon's own directory (libraries shipped beside a prebuild), then onnxruntime-node nested
+// under this package or hoisted beside it.
 function ortRpath() {
-  const rel = path.relative(path.join(root, 'build', 'Release'), ortLibDir());
-  return [`$ORIGIN/${rel}`, '$ORIGIN/../../../onnxruntime-node/bin/napi-v6/linux/x64'].join(':');
+  const origin = process.platform === 'darwin' ? '@loader_path' : '$ORIGIN';
+  const rel = path.relative(path.join(root, 'build', 'Release'), path.dirname(ortLib())).split(path.sep).join('/');
+  const dirs = [origin, `${origin}/${rel}`, `${origin}/../../node_modules/onnxruntime-node/${ortSubdir.split(path.sep).join('/')}`,
+    `${origin}/../../../onnxruntime-node/${ortSubdir.split(path.sep).join('/')}`];
+  return [...new Set(dirs)].join(process.platform === 'darwin' ? ';' : ':');
 }
 
-const what = process.argv[2];
-// gyp's make generator wants a literal $ written as $$.
-const ortRpathGyp = () => ortRpath().replaceAll('$', '$$$$');
-const out = { 'ort-include': ortInclude, 'ort-lib': ortLibDir, 'ort-rpath': ortRpath, 'ort-rpath-gyp': ortRpathGyp }[what];
-if (!out) {
-  console.error('usage: native-paths.cjs ort-include | ort-lib | ort-rpath | ort-rpath-gyp');
-  process.exit(2);
+module.exports = { ortInclude, ortIncludeCandidates, ortLib, ortRpath };
+
+if (require.main === module) {
+  const out = { 'ort-include': ortInclude, 'ort-lib': ortLib, 'ort-rpath': ortRpath }[process.argv[2]];
+  if (!out) {
+    console.error('usage: native-paths.cjs ort-include | ort-lib | ort-rpath');
+    process.exit(2);
+  }
+  process.stdout.write(out());
 }
-process.stdout.write(out());

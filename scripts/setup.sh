@@ -10,7 +10,11 @@ export ORT_DISABLE_TELEMETRY=1
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-pkgs="libfaiss-dev libopenblas0-pthread libutf8proc-dev libonig-dev nlohmann-json3-dev libstemmer-dev cmake g++ ccache python3-onnx python3-numpy nginx"
+# FAISS: the native build compiles FAISS 1.15.0 from its release source (CMakeLists.txt:
+# FetchContent, SHA-256 pinned; from $CROSSRANK_SHARED/vendor when that holds the tarball, else
+# from GitHub) with OpenBLAS and OpenMP. libfaiss-dev is Debian's 1.7.3: the
+# CROSSRANK_FAISS_SYSTEM=ON fallback and bench/search's baseline.
+pkgs="patchelf libfaiss-dev libopenblas0-pthread libutf8proc-dev libonig-dev nlohmann-json3-dev libstemmer-dev cmake g++ ccache python3-onnx python3-numpy nginx"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then
@@ -35,4 +39,9 @@ if [ -z "${ORT_INCLUDE_DIR:-}" ] && [ ! -f .deps/ort/usr/include/onnxruntime/onn
 fi
 
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+# ccache keys objects by paths relative to this base, so a clean clone elsewhere under it reuses them.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(cd .. && pwd)}"
+if [ ! -f build/_deps/faiss-build/faiss/libfaiss.a ]; then
+  echo "setup: the native build compiles FAISS 1.15 (about 25 min on 2 cores the first time; a minute with ccache warm)"
+fi
 npm run build

@@ -23,11 +23,11 @@ export { type Dtype, type ModelConfig } from './inference/model-files.js';
 export { hubCacheDir, locateModel, type HubOptions, type DownloadProgress, type ModelWants } from './hub/hub.js';
 export { type ScoreCacheStats } from './inference/score-cache.js';
 export { RerankPool, type RerankPoolOptions, type PoolStats, type WorkerStats } from './pool/rerank-pool.js';
-export { FaissIndex, type Metric, type SearchParams, type SearchResult } from './index/faiss-index.js';
+export { FaissIndex, faissInfo, type FaissInfo, type Metric, type SearchParams, type SearchResult } from './index/faiss-index.js';
 export { Bm25Index, type Bm25Options, type Bm25Hits } from './index/bm25.js';
 export { reciprocalRankFusion, type FusedHit } from './index/fusion.js';
 export { ndcgAt, recallAt, mrrAt, mean } from './eval/metrics.js';
-export { evaluate, type EvaluateOptions, type EvaluationReport, type QueryEvaluation, type Scores } from './eval/evaluate.js';
+export { evaluate, type EvaluationTarget, type EvaluateOptions, type EvaluationReport, type QueryEvaluation, type Scores } from './eval/evaluate.js';
 export { BiEncoder, type BiEncoderOptions, type Pooling } from './inference/bi-encoder.js';
 export {
   Collection,
@@ -42,8 +42,20 @@ export {
   type SearchOptions,
   type SearchHit,
   type SearchResult as CollectionSearchResult,
+  type CollectionSnapshot,
 } from './collection/collection.js';
 export { LatencyPlanner, type Plan, type PlannerModel } from './pipeline/planner.js';
+export {
+  Pipeline,
+  type PipelineOptions,
+  type PipelineSearchOptions,
+  type PipelineHit,
+  type PipelineResult,
+  type RerankStage,
+  type StageReranker,
+  type StageReport,
+} from './pipeline/pipeline.js';
+export { CollectionRetriever, type CollectionRetrieverOptions } from './retrievers/collection.js';
 export { ApiKeys, DEFAULT_LIMITS, DEFAULT_TIMEOUTS, createServer, type ServerControl, type ServerLimits, type ServerOptions, type ServerState, type ServerTimeouts } from './server/server.js';
 export { type Reranker, type RerankerOptions } from './rerankers/types.js';
 export { type Candidate, type Embedder, type Retriever, type RetrieveOptions } from './retrievers/types.js';

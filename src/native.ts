@@ -3,7 +3,6 @@
  * imports from here.
  */
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CrossrankError } from './errors.js';
@@ -123,9 +122,9 @@ export interface NativeSession {
 export interface NativeVectorIndex {
   train(vectors: Float32Array): Promise<void>;
   add(vectors: Float32Array, ids: BigInt64Array | null): Promise<void>;
-  /** nprobe / efSearch: 0 keeps the index's own setting. */
-  search(queries: Float32Array, k: number, nprobe: number, efSearch: number): Promise<{ ids: BigInt64Array; scores: Float32Array; nq: number; k: number }>;
-  searchSync(queries: Float32Array, k: number, nprobe: number, efSearch: number): { ids: BigInt64Array; scores: Float32Array; nq: number; k: number };
+  /** nprobe / efSearch / kFactor: 0 keeps the index's own setting. */
+  search(queries: Float32Array, k: number, nprobe: number, efSearch: number, kFactor: number): Promise<{ ids: BigInt64Array; scores: Float32Array; nq: number; k: number }>;
+  searchSync(queries: Float32Array, k: number, nprobe: number, efSearch: number, kFactor: number): { ids: BigInt64Array; scores: Float32Array; nq: number; k: number };
   remove(ids: BigInt64Array): number;
   save(path: string): Promise<void>;
   info(): { dim: number; ntotal: number; isTrained: boolean; nlist: number; metric: 'ip' | 'l2'; description: string };
@@ -133,8 +132,8 @@ export interface NativeVectorIndex {
 
 export interface NativeBm25 {
   add(texts: string[], threads: number): Promise<number>;
-  search(queries: string[], k: number, threads: number): Promise<{ docs: Uint32Array; scores: Float32Array }[]>;
-  remove(docs: Uint32Array): void;
+  search(queries: string[], k: number, threads: number, exhaustive?: boolean): Promise<{ docs: Uint32Array; scores: Float32Array }[]>;
+  remove(docs: Uint32Array): number;
   analyze(text: string): string[];
   save(path: string): Promise<void>;
   info(): { size: number; live: number; terms: number; k1: number; b: number; stemmer: string; stopwords: boolean };
@@ -150,6 +149,7 @@ export interface Addon {
   NativeVectorIndex: {
     new (dim: number, factory: string, metric: 'ip' | 'l2'): NativeVectorIndex;
     load(path: string): Promise<NativeVectorIndex>;
+    faissInfo(): { version: string; simdLevel: string; dynamicDispatch: boolean; availableLevels: string[] };
   };
   NativeBm25: {
     new (opts: { k1: number; b: number; stemmer: string; stopwords: boolean }): NativeBm25;
@@ -157,16 +157,57 @@ export interface Addon {
   };
 }
 
+const require = createRequire(import.meta.url);
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * Where the addon is: CROSSRANK_ADDON when set, else node-gyp-build's order — a source build in
+ * build/Release or build/Debug (a checkout, or an install that fell back to compiling), then the
+ * prebuild in prebuilds/<platform>-<arch>/ that matches this Node-API runtime and libc.
+ */
 function findAddon(): string {
   if (process.env.CROSSRANK_ADDON) return resolve(process.env.CROSSRANK_ADDON);
-  const here = dirname(fileURLToPath(import.meta.url));
-  const root = join(here, '..');
-  for (const p of ['build/Release/crossrank.node', 'build/Debug/crossrank.node']) {
-    const full = join(root, p);
-    if (existsSync(full)) return full;
+  const nodeGypBuild = require('node-gyp-build') as { path(dir: string): string };
+  try {
+    return nodeGypBuild.path(root);
+  } catch (err) {
+    throw new CrossrankError(
+      'ERR_ADDON_NOT_BUILT',
+      `crossrank has no prebuilt addon for ${process.platform}-${process.arch} and no source build in ${join(root, 'build')}; ` +
+        'reinstall with "npm install crossrank --build-from-source" (the README\'s "Packaging and install from source" ' +
+        'section lists the system libraries it needs) or, in a checkout, run "npm run build:native"',
+      { cause: err },
+    );
   }
-  throw new CrossrankError('ERR_ADDON_NOT_BUILT', `crossrank's native addon is not built (looked in ${root}/build); run "npm run build:native"`);
 }
 
-const require = createRequire(import.meta.url);
-export const addon: Addon = require(findAddon()) as Addon;
+/**
+ * The addon links to the libonnxruntime.so.1 that onnxruntime-node ships and finds it through its
+ * rpath for npm's usual layouts. In any other layout (pnpm, nested installs) loading
+ * onnxruntime-node's own binding first maps that library, which then satisfies ours by soname.
+ */
+function loadAddon(path: string): Addon {
+  try {
+    return require(path) as Addon;
+  } catch (first) {
+    if (!/libonnxruntime/.test(String((first as Error)?.message))) throw loadError(path, first);
+    try {
+      require('onnxruntime-node');
+      return require(path) as Addon;
+    } catch (second) {
+      throw loadError(path, second);
+    }
+  }
+}
+
+function loadError(path: string, cause: unknown): CrossrankError {
+  return new CrossrankError(
+    'ERR_ADDON_LOAD',
+    `crossrank's native addon at ${path} could not be loaded: ${(cause as Error)?.message ?? String(cause)}. ` +
+      'The prebuild needs Linux x64 with glibc >= 2.34 and the libstdc++ of GCC >= 12 (see the README\'s "Packaging and install from source" section); ' +
+      'elsewhere install with "npm install crossrank --build-from-source"',
+    { cause },
+  );
+}
+
+export const addon: Addon = loadAddon(findAddon());

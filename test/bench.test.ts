@@ -92,40 +92,59 @@ describe('benchmarks (smoke)', () => {
     }
   }, 180_000);
 
-  it('bench/search --test: the binding and FAISS from C++ timed for Flat, HNSW and IVF; ratios from the rounds', () => {
+  it('bench/search --test: the binding and FAISS from C++ timed for Flat, HNSW and IVF; FAISS 1.15 against Debian 1.7.3 on Flat and IVF; ratios from the rounds', () => {
     const out = run('search');
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     for (const factory of ['Flat', 'HNSW32', 'IVF64,Flat']) {
       const [cpp, ours, oursRatio, sync, syncRatio] = figures(out, new RegExp(`${factory} +C\\+\\+ +([\\d.]+) µs +crossrank search\\(\\) +([\\d.]+) µs \\(([\\d.]+)×\\) +searchSync\\(\\) +([\\d.]+) µs \\(([\\d.]+)×\\)`));
       for (const t of [cpp, ours, sync]) expect(t).toBeGreaterThan(0);
-      const line = new RegExp(`${factory} +C\\+\\+[^\\n]*\\n +rounds \\([^\\n]*?µs\\): ([^\\n]*)`).exec(out)![1]!;
+      const line = new RegExp(`${factory} +C\\+\\+[^\\n]*\\n +rounds \\(cpu: C[^\\n]*?µs\\): ([^\\n]*)`).exec(out)![1]!;
       const rounds = all(line, /(?:\d+|-): (\d+)\/(\d+)\/(\d+)/g);
-      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
       // The rounds are printed in whole µs: allow for that rounding.
       agrees(oursRatio!, median(rounds.map(([c, o]) => o! / c!)), 0.04);
       agrees(syncRatio!, median(rounds.map(([c, , s]) => s! / c!)), 0.04);
     }
-  }, 180_000);
+    expect(out).not.toMatch(/HNSW32 +FAISS 1\.7\.3/);
+    for (const factory of ['Flat', 'IVF64,Flat']) {
+      const m = new RegExp(`${factory} +FAISS 1\\.7\\.3 \\(Debian\\) +([\\d.]+) µs +FAISS 1\\.15\\.0 \\((NONE|AVX2|AVX512|AVX512_SPR)\\) +([\\d.]+) µs +speed-up ([\\d.]+)× +goal ≥ 3×[^\\n]* identical ids on (\\d+)/(\\d+) queries\\n +rounds \\(cpu: 1\\.7\\.3 / 1\\.15\\.0 µs\\): ([^\\n]*)`).exec(out);
+      expect(m, `${factory} 1.7.3 vs 1.15 in:\n${out}`).not.toBeNull();
+      const [old, modern, speedup, same, nq] = [m![1], m![3], m![4], m![5], m![6]].map(Number);
+      for (const t of [old!, modern!]) expect(t).toBeGreaterThan(0);
+      const rounds = all(m![7]!, /(?:\d+|-): (\d+)\/(\d+)/g);
+      agrees(speedup!, median(rounds.map(([o, n]) => o! / n!)), 0.04);
+      expect(same).toBeLessThanOrEqual(nq!);
+      // Exact search: both FAISS versions return the same neighbours for every query.
+      if (factory === 'Flat') expect(same).toBe(nq);
+    }
+  }, 300_000);
 
-  it('bench/scale --test: IVF-PQ and HNSW built; times, percentiles and recalls in range; the goal line quotes the table', () => {
+  it('bench/scale --test: plain IVF-PQ, fast-scan + refine and HNSW built; times, percentiles and recalls in range; the goal line quotes the table', () => {
     const out = run('scale');
     const row = (name: string, n: number) => {
-      const [vectors, build, train, , p50, p99, r1, r10, r100] = figures(
+      const [vectors, build, train, , p50, p99, r1, r10, r100, at10] = figures(
         out,
-        new RegExp(`\\| ${name} \\| (\\d+) \\| ([\\d.]+) \\(([\\d.]+)\\) \\| (\\d+) \\| -?\\d+ \\| ([\\d.]+) \\| ([\\d.]+) \\| ([\\d.]+) \\| ([\\d.]+) \\| ([\\d.]+) \\|`),
+        new RegExp(`\\| ${name.replace(/[()]/g, '\\$&')} \\| (\\d+) \\| ([\\d.]+) \\(([\\d.]+)\\) \\| (\\d+) \\| -?\\d+ \\| ([\\d.]+) \\| ([\\d.]+) \\| ([\\d.]+) \\| ([\\d.]+) \\| ([\\d.]+) \\| ([\\d.]+) \\|`),
       );
       expect(vectors).toBe(n);
       expect(build).toBeGreaterThanOrEqual(train!);
       expect(p50).toBeGreaterThan(0);
       expect(p99).toBeGreaterThanOrEqual(p50!);
-      for (const r of [r1, r10, r100]) expect(r! >= 0 && r! <= 1).toBe(true);
-      return { p50: p50!, r10: r10! };
+      for (const r of [r1, r10, r100, at10]) expect(r! >= 0 && r! <= 1).toBe(true);
+      return { p50: p50!, r100: r100! };
     };
-    const ivf = row('IVF64,PQ16 nprobe 8', 20000);
+    const plain = row('IVF64,PQ16 nprobe 8', 20000);
+    const refined = row('IVF64,PQ16x4fs,RFlat nprobe 8 kf 4', 20000);
     row('HNSW32 ef 128', 5000);
-    const [goalP50, goalR10] = figures(out, /goal: first-stage p50 ≤ 20 ms at 20000 vectors: (?:met|not met) \(IVF64,PQ16 nprobe 8: p50 ([\d.]+) ms, 10-R@100 ([\d.]+)/);
-    expect(goalP50).toBe(ivf.p50);
-    expect(goalR10).toBe(ivf.r10);
-  }, 180_000);
+    const m = /goal: recall@100 ≥ 0\.9 at p50 ≤ 20 ms at 20000 vectors: (met|not met) \((.+?): p50 ([\d.]+) ms, recall@100 ([\d.]+), the best recall within 20 ms; IVF64,PQ16 at best: recall@100 ([\d.]+)\)/.exec(out);
+    expect(m, out).not.toBeNull();
+    const quoted = row(m![2]!, 20000);
+    expect(Number(m![3])).toBe(quoted.p50);
+    expect(Number(m![4])).toBe(quoted.r100);
+    expect(m![1]).toBe(quoted.r100 >= 0.9 ? 'met' : 'not met');
+    expect(Number(m![5])).toBe(plain.r100);
+    // The quoted setting is the best recall among those within 20 ms.
+    for (const r of [plain, refined]) if (r.p50 <= 20) expect(quoted.r100).toBeGreaterThanOrEqual(r.r100);
+  }, 300_000);
 
   it('bench/planner --test: budgeted searches; counts, percentiles and the share within budget consistent', () => {
     const out = run('planner');
@@ -142,16 +161,24 @@ describe('benchmarks (smoke)', () => {
     }
   }, 180_000);
 
-  it('bench/bm25 --test: build rate agrees with documents and seconds; p50 ≤ p99', () => {
+  it('bench/bm25 --test: pruned equals exhaustive; build rate, percentiles and speed-ups agree with their figures', () => {
     const out = run('bm25');
+    const [argDocs, argQueries, argK] = figures(out, /ArguAna (\d+) documents, (\d+) queries: top (\d+) pruned vs exhaustive: identical/);
+    expect(argDocs! > 8000 && argQueries! > 1000 && argK === 100).toBe(true);
     const [docs, words, terms] = figures(out, /bench\/bm25: (\d+) documents of (\d+) words, (\d+) terms/);
     expect(docs! > 0 && words! > 0 && terms! > 0).toBe(true);
     const [seconds, rate] = figures(out, /index build ([\d.]+) s \((\d+) docs\/s\)/);
     expect(seconds).toBeGreaterThan(0);
     // Seconds are printed to 0.1: the rate must lie within what that rounding allows.
     expect(rate! >= docs! / (seconds! + 0.05) - 1 && rate! <= docs! / Math.max(seconds! - 0.05, 1e-3) + 1).toBe(true);
-    const [p50, p99] = figures(out, /p50 ([\d.]+) ms, p99 ([\d.]+) ms/);
-    expect(p50! > 0 && p50! <= p99!).toBe(true);
+    const [k, nq] = figures(out, /top (\d+) pruned vs exhaustive on (\d+) ArguAna queries: identical/);
+    expect(k === 100 && nq! > 0).toBe(true);
+    const [e50, e99] = figures(out, /exhaustive search \(k = 100, one thread\): p50 ([\d.]+) ms, p99 ([\d.]+) ms/);
+    const [p50, p99] = figures(out, /pruned +search \(k = 100, one thread\): p50 ([\d.]+) ms, p99 ([\d.]+) ms/);
+    expect(e50! > 0 && e50! <= e99! && p50! > 0 && p50! <= p99!).toBe(true);
+    const [s50, s99] = figures(out, /pruned speed-up: p50 ([\d.]+)×, p99 ([\d.]+)×/);
+    agrees(s50!, e50! / p50!, 0.02, 0.01 + (0.001 * e50!) / p50! ** 2);
+    agrees(s99!, e99! / p99!, 0.02, 0.01 + (0.001 * e99!) / p99! ** 2);
   }, 180_000);
 
   it('bench/server --test: HTTP and in-process timed; the difference and ratios agree with them', () => {

@@ -2,10 +2,10 @@
 // (ArguAna nDCG against Pyserini's published figure, analyzer, persistence), and RRF.
 import { describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
-import { createReadStream, existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Bm25Index, CrossrankError, FaissIndex, loadBeir, mean, ndcgAt, reciprocalRankFusion } from '../src/index.js';
+import { Bm25Index, CrossrankError, FaissIndex, faissInfo, loadBeir, mean, ndcgAt, reciprocalRankFusion } from '../src/index.js';
 import { rejectionOf, errorOf } from './helpers.js';
 import { requireShared } from './shared.js';
 
@@ -180,6 +180,155 @@ describe('FaissIndex', () => {
     // An empty index answers with -1 ids rather than failing.
     const r = await FaissIndex.create(4).search(new Float32Array(4), 2);
     expect(Array.from(r.ids)).toEqual([-1n, -1n]);
+  });
+});
+
+/** The SIMD level FAISS's dispatch should pick on this CPU, read independently from /proc/cpuinfo. */
+function expectedSimdLevel(): string {
+  const info = readFileSync('/proc/cpuinfo', 'utf8');
+  const flags = new Set((/^(?:flags|Features)\s*:(.*)$/m.exec(info)?.[1] ?? '').trim().split(/\s+/));
+  if (process.arch === 'arm64') return flags.has('sve') ? 'ARM_SVE' : 'ARM_NEON';
+  const has = (...f: string[]) => f.every((x) => flags.has(x));
+  if (has('avx512f', 'avx512cd', 'avx512vl', 'avx512dq', 'avx512bw')) return has('avx512_fp16', 'avx512_bf16') ? 'AVX512_SPR' : 'AVX512';
+  return has('avx2') ? 'AVX2' : 'NONE';
+}
+
+describe('FAISS 1.15 build', () => {
+  const dim = 64;
+  const all = clustered(20_400, dim, 50, 11);
+  const base = all.subarray(0, 20_000 * dim);
+  const nq = 400;
+  const queries = all.slice(20_000 * dim);
+  const recall = (truth: BigInt64Array, got: BigInt64Array) => recallAt10(truth, got, nq);
+
+  it('faissInfo() and `crossrank info` report FAISS 1.15.0 and the SIMD level this CPU supports; FAISS_SIMD_LEVEL=NONE runs the generic code with the same Flat results', async () => {
+    const info = faissInfo();
+    expect(info.version).toBe('1.15.0');
+    expect(info.dynamicDispatch).toBe(true);
+    expect(['NONE', 'AVX2', 'AVX512', 'AVX512_SPR', 'ARM_NEON', 'ARM_SVE']).toContain(info.simdLevel);
+    expect(info.simdLevel).toBe(expectedSimdLevel());
+    expect(info.availableLevels).toContain(info.simdLevel);
+    expect(info.availableLevels).toContain('NONE');
+    const cli = join(import.meta.dirname, '../dist/cli.js');
+    expect(JSON.parse(execFileSync(process.execPath, [cli, 'info'], { encoding: 'utf8', timeout: 60_000 }))).toEqual(info);
+    // The generic kernels give the same neighbours (exact search) as the dispatched ones.
+    const flat = FaissIndex.create(dim, 'Flat', { metric: 'l2' });
+    await flat.add(base.subarray(0, 2000 * dim));
+    const want = await flat.search(queries.subarray(0, 20 * dim), 10);
+    const dist = JSON.stringify(join(import.meta.dirname, '../dist/index.js'));
+    const script = `import { FaissIndex, faissInfo } from ${dist};
+      const v = Float32Array.from(JSON.parse(process.argv[1]));
+      const idx = FaissIndex.create(${dim}, 'Flat', { metric: 'l2' });
+      await idx.add(v.subarray(0, 2000 * ${dim}));
+      const r = await idx.search(v.subarray(2000 * ${dim}), 10);
+      console.log(JSON.stringify({ level: faissInfo().simdLevel, ids: Array.from(r.ids, String) }));`;
+    const input = JSON.stringify([...base.subarray(0, 2000 * dim), ...queries.subarray(0, 20 * dim)]);
+    const generic = JSON.parse(
+      execFileSync(process.execPath, ['--input-type=module', '-e', script, input], {
+        encoding: 'utf8',
+        env: { ...process.env, FAISS_SIMD_LEVEL: 'NONE' },
+        timeout: 60_000,
+      }),
+    ) as { level: string; ids: string[] };
+    expect(generic.level).toBe('NONE');
+    expect(generic.ids).toEqual(Array.from(want.ids, String));
+  });
+
+  it('nprobe reaches IVF under fast-scan, refine (with kFactor), OPQ and an id map; efSearch reaches an HNSW quantizer', async () => {
+    const flat = FaissIndex.create(dim, 'Flat');
+    await flat.add(base);
+    const truth = await flat.search(queries, 10);
+    const built = async (factory: string) => {
+      const idx = FaissIndex.create(dim, factory);
+      await idx.train(base);
+      await idx.add(base);
+      return idx;
+    };
+    // Fast-scan PQ: FAISS 1.7.3 threw on any search parameter here.
+    const fs = await built('IVF64,PQ16x4fs');
+    const fs1 = recall(truth.ids, (await fs.search(queries, 10, { nprobe: 1 })).ids);
+    const fs16 = recall(truth.ids, (await fs.search(queries, 10, { nprobe: 16 })).ids);
+    expect(fs16).toBeGreaterThan(fs1);
+    // Fast-scan + exact refine: nprobe reaches the IVF under the refine, kFactor the refine itself.
+    const rf = await built('IVF64,PQ16x4fs,RFlat');
+    const rf1 = recall(truth.ids, (await rf.search(queries, 10, { nprobe: 1, kFactor: 8 })).ids);
+    const rfK1 = recall(truth.ids, (await rf.search(queries, 10, { nprobe: 16, kFactor: 1 })).ids);
+    const rfK8 = recall(truth.ids, (await rf.search(queries, 10, { nprobe: 16, kFactor: 8 })).ids);
+    expect(rfK8).toBeGreaterThan(rf1);
+    expect(rfK8).toBeGreaterThan(rfK1);
+    expect(rfK8).toBeGreaterThanOrEqual(0.95);
+    // Re-ranking 80 candidates exactly beats the plain PQ index's own ranking at the same nprobe.
+    const pq = await built('IVF64,PQ16');
+    const pq16 = recall(truth.ids, (await pq.search(queries, 10, { nprobe: 16 })).ids);
+    expect(rfK8).toBeGreaterThan(pq16);
+    // 8-bit refine and OPQ take the same knobs.
+    const sq = await built('IVF64,PQ16x4fs,Refine(SQ8)');
+    expect(recall(truth.ids, (await sq.search(queries, 10, { nprobe: 16, kFactor: 8 })).ids)).toBeGreaterThan(
+      recall(truth.ids, (await sq.search(queries, 10, { nprobe: 1, kFactor: 1 })).ids),
+    );
+    const opq = await built('OPQ16,IVF64,PQ16');
+    expect(recall(truth.ids, (await opq.search(queries, 10, { nprobe: 16 })).ids)).toBeGreaterThan(
+      recall(truth.ids, (await opq.search(queries, 10, { nprobe: 1 })).ids),
+    );
+    const hq = await built('IVF64_HNSW16,Flat');
+    const h16 = await hq.search(queries, 10, { nprobe: 16, efSearch: 64 });
+    expect(recall(truth.ids, h16.ids)).toBeGreaterThan(recall(truth.ids, (await hq.search(queries, 10, { nprobe: 1, efSearch: 64 })).ids));
+    // The refine keeps the caller's ids (it sits under an id map), and sync agrees with async.
+    const ids = BigInt64Array.from({ length: 20_000 }, (_, i) => 2n ** 40n + 7n * BigInt(i));
+    const rfIds = FaissIndex.create(dim, 'IVF64,PQ16x4fs,RFlat');
+    await rfIds.train(base);
+    await rfIds.add(base, ids);
+    const a = await rfIds.search(queries.subarray(0, dim), 10, { nprobe: 8, kFactor: 4 });
+    expect(Array.from(a.ids)).toEqual(Array.from(rfIds.searchSync(queries.subarray(0, dim), 10, { nprobe: 8, kFactor: 4 }).ids));
+    expect(Array.from(a.ids, (x) => Number((x - 2n ** 40n) / 7n))).toEqual(Array.from((await rf.search(queries.subarray(0, dim), 10, { nprobe: 8, kFactor: 4 })).ids, Number));
+    // Saved and reopened: the same answers with the same knobs.
+    const path = join(mkdtempSync(join(tmpdir(), 'crossrank-faiss-rf-')), 'rf.faiss');
+    await rf.save(path);
+    const back = await FaissIndex.load(path);
+    expect(back.nlist).toBe(64);
+    const before = await rf.search(queries, 10, { nprobe: 4, kFactor: 2 });
+    const after = await back.search(queries, 10, { nprobe: 4, kFactor: 2 });
+    expect(after.ids).toEqual(before.ids);
+    expect(after.scores).toEqual(before.scores);
+  }, 120_000);
+
+  it('misplaced or out-of-range knobs are typed errors', async () => {
+    const q = queries.subarray(0, dim);
+    const flat = FaissIndex.create(dim, 'Flat');
+    await flat.add(base.subarray(0, 100 * dim));
+    const e = await rejectionOf(flat.search(q, 1, { kFactor: 2 }));
+    expect(e.code).toBe('ERR_INDEX_UNSUPPORTED');
+    expect(e.message).toMatch(/kFactor applies to refined indexes/);
+    expect((await rejectionOf(flat.search(q, 1, { efSearch: 8 }))).code).toBe('ERR_INDEX_UNSUPPORTED');
+    const ivf = FaissIndex.create(dim, 'IVF4,Flat');
+    await ivf.train(base.subarray(0, 1000 * dim));
+    await ivf.add(base.subarray(0, 1000 * dim));
+    expect((await rejectionOf(ivf.search(q, 1, { kFactor: 2 }))).code).toBe('ERR_INDEX_UNSUPPORTED');
+    expect((await rejectionOf(ivf.search(q, 1, { efSearch: 8 }))).message).toMatch(/HNSW quantizer/);
+    for (const kFactor of [0.5, 0, 5000, Number.NaN]) expect((await rejectionOf(ivf.search(q, 1, { kFactor }))).code, String(kFactor)).toBe('ERR_OUT_OF_RANGE');
+    expect((await rejectionOf(ivf.search(q, 1, { kFactor: '2' as never }))).code).toBe('ERR_INVALID_ARG_TYPE');
+    expect((await rejectionOf(ivf.search(q, 1, { nprobe: 2 ** 31 }))).code).toBe('ERR_OUT_OF_RANGE');
+    // nprobe beyond nlist visits every list: the exact answer.
+    expect(Array.from((await ivf.search(q, 5, { nprobe: 1000 })).ids)).toEqual(Array.from((await ivf.search(q, 5, { nprobe: 4 })).ids));
+  });
+
+  it('index files written by Debian\'s FAISS 1.7.3 load and answer as they did there', async () => {
+    const dir = join(import.meta.dirname, 'fixtures/faiss-1.7.3');
+    const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as Record<string, { file: string; ids: string[] }>;
+    // The vectors make.cc stored (its generator), the first 5 as queries.
+    let s = 7;
+    const x = Float32Array.from({ length: 300 * 16 }, () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2147483648 - 1);
+    expect(Object.keys(expected)).toEqual(['Flat', 'HNSW16', 'IVF8,Flat', 'IVF8,PQ4']);
+    for (const [factory, { file, ids }] of Object.entries(expected)) {
+      const idx = await FaissIndex.load(join(dir, file));
+      expect(idx.ntotal, factory).toBe(300);
+      expect(idx.metric, factory).toBe('l2');
+      const r = await idx.search(x.subarray(0, 5 * 16), 5, factory.startsWith('IVF') ? { nprobe: 8 } : {});
+      expect(Array.from(r.ids, String), factory).toEqual(ids);
+      // Ids continue after the largest stored one.
+      await idx.add(x.subarray(0, 16));
+      expect(idx.ntotal).toBe(301);
+    }
   });
 });
 

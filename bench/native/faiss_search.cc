@@ -1,6 +1,8 @@
 // The baseline for bench/search: FAISS called directly from C++ on the same index file and
 // queries, one query per call (as a server does), same search parameters.
-//   faiss_search INDEX QUERIES.f32 DIM K REPS [nprobe] [efSearch]  ->  prints median µs per query
+//   faiss_search INDEX QUERIES.f32 DIM K REPS [nprobe] [efSearch] [IDS.i64]  ->  prints median µs
+//   per query; IDS.i64 receives every query's k result ids (int64, row-major).
+// Built against Debian's libfaiss 1.7.3 and against the FAISS 1.15 the addon links.
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIDMap.h>
 #include <faiss/IndexIVF.h>
@@ -35,9 +37,17 @@ int main(int argc, char** argv) {
   in.read(reinterpret_cast<char*>(queries.data()), static_cast<std::streamsize>(bytes));
   const size_t nq = queries.size() / static_cast<size_t>(dim);
   std::vector<float> d(k);
-  std::vector<faiss::Index::idx_t> l(k);
+  std::vector<int64_t> l(k);
   std::vector<double> times;
-  for (size_t i = 0; i < nq; ++i) idx->search(1, queries.data() + i * dim, k, d.data(), l.data());  // warm-up pass
+  std::vector<int64_t> all_ids;
+  for (size_t i = 0; i < nq; ++i) {  // warm-up pass, which also records the results
+    idx->search(1, queries.data() + i * dim, k, d.data(), l.data());
+    all_ids.insert(all_ids.end(), l.begin(), l.end());
+  }
+  if (argc > 8) {
+    std::ofstream out(argv[8], std::ios::binary);
+    out.write(reinterpret_cast<const char*>(all_ids.data()), static_cast<std::streamsize>(all_ids.size() * sizeof(int64_t)));
+  }
   for (int r = 0; r < reps; ++r) {
     for (size_t i = 0; i < nq; ++i) {
       auto t0 = std::chrono::steady_clock::now();

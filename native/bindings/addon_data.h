@@ -1,6 +1,6 @@
 // Per-environment state: every worker thread that loads the addon gets its own constructors.
 #pragma once
-#include <napi.h>
+#include "bindings/napi_config.h"
 
 #include <memory>
 

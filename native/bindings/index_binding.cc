@@ -1,26 +1,48 @@
 #include "bindings/index_binding.h"
 
-#include <thread>
-
 #include "bindings/napi_util.h"
 #include "bindings/search_dispatch.h"
+#include "common/parallel.h"
 
 namespace crossrank::bind {
 
 namespace {
 
 std::vector<float> copy_floats(Napi::Env env, Napi::Value v, const char* name) {
-  CR_THROW_TYPE_IF(!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array, env,
-                   std::string(name) + " must be a Float32Array");
-  Napi::Float32Array a = v.As<Napi::Float32Array>();
+  auto a = get_typed<float>(env, v, name, napi_float32_array, "Float32Array");
   return std::vector<float>(a.Data(), a.Data() + a.ElementLength());
 }
 
 std::vector<int64_t> copy_ids(Napi::Env env, Napi::Value v, const char* name) {
-  CR_THROW_TYPE_IF(!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_bigint64_array, env,
-                   std::string(name) + " must be a BigInt64Array");
-  auto a = v.As<Napi::TypedArrayOf<int64_t>>();
+  auto a = get_typed<int64_t>(env, v, name, napi_bigint64_array, "BigInt64Array");
   return std::vector<int64_t>(a.Data(), a.Data() + a.ElementLength());
+}
+
+// An object made by load() is created empty and filled at once; only load() holds this token, so
+// `new NativeVectorIndex()` / `new NativeBm25()` from JS cannot make an object without an index.
+int load_token;
+bool is_load_call(const Napi::CallbackInfo& info) {
+  return info.Length() == 1 && info[0].IsExternal() && info[0].As<Napi::External<int>>().Data() == &load_token;
+}
+
+// Most (query, result) slots one search may ask for: k × queries results of 12 bytes each are
+// allocated before FAISS runs, so the product is bounded first (2^26 slots: 768 MiB).
+constexpr double kMaxSearchSlots = static_cast<double>(1 << 26);
+
+// k and the number of queries of a search, checked before anything is allocated.
+std::pair<size_t, size_t> search_shape(Napi::Env env, const Napi::Value& k_arg, size_t floats, int dim) {
+  const double k = get_integer(env, k_arg, "k", 1, kMaxSearchSlots);
+  if (dim <= 0 || floats % static_cast<size_t>(dim) != 0) {
+    Napi::Error e = Napi::Error::New(env, "\"queries\" holds " + std::to_string(floats) + " floats, not a whole number of " +
+                                              std::to_string(dim) + "-dimensional vectors");
+    e.Set("code", Napi::String::New(env, "ERR_DIMENSION_MISMATCH"));
+    throw e;
+  }
+  const size_t nq = floats / static_cast<size_t>(dim);
+  if (static_cast<double>(nq) * k > kMaxSearchSlots)
+    throw_range(env, "k × queries", "at most " + std::to_string(1 << 26) + " results per search",
+                std::to_string(static_cast<long long>(k)) + " × " + std::to_string(nq));
+  return {nq, static_cast<size_t>(k)};
 }
 
 template <typename F>
@@ -58,13 +80,14 @@ Napi::Function VectorIndexWrap::Init(Napi::Env env) {
                      {InstanceMethod("train", &VectorIndexWrap::Train), InstanceMethod("add", &VectorIndexWrap::Add),
                       InstanceMethod("search", &VectorIndexWrap::Search), InstanceMethod("searchSync", &VectorIndexWrap::SearchSync),
                       InstanceMethod("remove", &VectorIndexWrap::Remove), InstanceMethod("save", &VectorIndexWrap::Save),
-                      InstanceMethod("info", &VectorIndexWrap::Info), StaticMethod("load", &VectorIndexWrap::Load)});
+                      InstanceMethod("info", &VectorIndexWrap::Info), StaticMethod("load", &VectorIndexWrap::Load),
+                      StaticMethod("faissInfo", &VectorIndexWrap::FaissInfo)});
 }
 
 // new NativeVectorIndex(dim, factory, metric) or new NativeVectorIndex() (filled by load)
 VectorIndexWrap::VectorIndexWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<VectorIndexWrap>(info) {
   Napi::Env env = info.Env();
-  if (info.Length() == 0) return;
+  if (is_load_call(info)) return;
   CR_THROW_TYPE_IF(!info[0].IsNumber() || !info[1].IsString() || !info[2].IsString(), env,
                    "expected (dim: number, factory: string, metric: 'ip' | 'l2')");
   const int dim = info[0].As<Napi::Number>().Int32Value();
@@ -96,9 +119,17 @@ namespace {
 // Search knobs arrive as two numbers (0: the index's own setting) rather than an object: no
 // property lookups on the per-query path.
 index::SearchParams search_params(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto knob = [&](size_t i, const char* name, double max) {
+    if (!info[i].IsNumber()) return 0.0;
+    const double v = info[i].As<Napi::Number>().DoubleValue();
+    CR_THROW_TYPE_IF(!(v >= 0 && v <= max), env, std::string(name) + " must be between 0 and " + std::to_string(static_cast<int64_t>(max)));
+    return v;
+  };
   index::SearchParams p;
-  p.nprobe = info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : 0;
-  p.ef_search = info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : 0;
+  p.nprobe = static_cast<int64_t>(knob(2, "nprobe", 1 << 30));
+  p.ef_search = static_cast<int>(knob(3, "efSearch", 1 << 20));
+  p.k_factor = static_cast<float>(knob(4, "kFactor", 4096));
   return p;
 }
 
@@ -129,8 +160,7 @@ Napi::Value VectorIndexWrap::Search(const Napi::CallbackInfo& info) {
   };
   auto job = std::make_shared<Job>();
   job->q = copy_floats(env, info[0], "queries");
-  const size_t k = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
-  const size_t nq = job->q.size() / static_cast<size_t>(index->dim());
+  const auto [nq, k] = search_shape(env, info[1], job->q.size(), index->dim());
   const index::SearchParams p = search_params(info);
   auto idx = index;
   return run_search_async(
@@ -152,13 +182,11 @@ Napi::Value VectorIndexWrap::Search(const Napi::CallbackInfo& info) {
 // straight into the arrays it returns.
 Napi::Value VectorIndexWrap::SearchSync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CR_THROW_TYPE_IF(!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array, env,
-                   "queries must be a Float32Array");
-  Napi::Float32Array q = info[0].As<Napi::Float32Array>();
-  const size_t k = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
-  const size_t nq = q.ElementLength() / static_cast<size_t>(index->dim());
+  Napi::Float32Array q = get_typed<float>(env, info[0], "queries", napi_float32_array, "Float32Array");
+  const auto [nq, k] = search_shape(env, info[1], q.ElementLength(), index->dim());
+  const index::SearchParams p = search_params(info);
   SearchResultJs r(env, nq, k);
-  sync(env, [&] { index->search(q.Data(), nq, k, search_params(info), r.scores.Data(), r.ids.Data()); });
+  sync(env, [&] { index->search(q.Data(), nq, k, p, r.scores.Data(), r.ids.Data()); });
   return r.object;
 }
 
@@ -188,6 +216,20 @@ Napi::Value VectorIndexWrap::Info(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// NativeVectorIndex.faissInfo() -> { version, simdLevel, dynamicDispatch, availableLevels }
+Napi::Value VectorIndexWrap::FaissInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const index::FaissBuildInfo b = index::faiss_build_info();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("version", b.version);
+  o.Set("simdLevel", b.simd_level);
+  o.Set("dynamicDispatch", b.dynamic_dispatch);
+  Napi::Array levels = Napi::Array::New(env, b.available.size());
+  for (size_t i = 0; i < b.available.size(); ++i) levels.Set(static_cast<uint32_t>(i), b.available[i]);
+  o.Set("availableLevels", levels);
+  return o;
+}
+
 // NativeVectorIndex.load(path) -> Promise<NativeVectorIndex>
 Napi::Value VectorIndexWrap::Load(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -197,7 +239,7 @@ Napi::Value VectorIndexWrap::Load(const Napi::CallbackInfo& info) {
   auto ctor = std::make_shared<Napi::FunctionReference>(Napi::Persistent(info.This().As<Napi::Function>()));
   return run_async(env, [path, loaded] { *loaded = index::VectorIndex::load(path); },
                    [loaded, ctor](Napi::Env env) -> Napi::Value {
-                     Napi::Object obj = ctor->New({});
+                     Napi::Object obj = ctor->New({Napi::External<int>::New(env, &load_token)});
                      VectorIndexWrap::Unwrap(obj)->index = *loaded;
                      return obj;
                    });
@@ -216,7 +258,7 @@ Napi::Function Bm25Wrap::Init(Napi::Env env) {
 // new NativeBm25({ k1, b, stemmer, stopwords }) or new NativeBm25() (filled by load)
 Bm25Wrap::Bm25Wrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Bm25Wrap>(info) {
   Napi::Env env = info.Env();
-  if (info.Length() == 0) return;
+  if (is_load_call(info)) return;
   Napi::Object o = info[0].IsObject() ? info[0].As<Napi::Object>() : Napi::Object::New(env);
   index::Bm25Params p;
   p.k1 = static_cast<float>(get_number(o, "k1", 0.9));
@@ -246,44 +288,39 @@ std::vector<std::string> strings_of(Napi::Env env, Napi::Value v, const char* na
 Napi::Value Bm25Wrap::Add(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto texts = std::make_shared<std::vector<std::string>>(strings_of(env, info[0], "texts"));
-  const unsigned threads = info[1].IsNumber() ? std::max(1u, info[1].As<Napi::Number>().Uint32Value()) : 1u;
+  const unsigned threads = info[1].IsUndefined() ? 1u : static_cast<unsigned>(get_integer(env, info[1], "threads", 1, 1024));
   auto idx = index;
   auto first = std::make_shared<uint32_t>(0);
   return run_async(env, [idx, texts, threads, first] { *first = idx->add(*texts, threads); },
                    [first](Napi::Env env) { return Napi::Number::New(env, *first); });
 }
 
-// search(queries, k, threads) -> Promise<[{ docs: Uint32Array, scores: Float32Array }]>
+// search(queries, k, threads, exhaustive) -> Promise<[{ docs: Uint32Array, scores: Float32Array }]>
 Napi::Value Bm25Wrap::Search(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto queries = std::make_shared<std::vector<std::string>>(strings_of(env, info[0], "queries"));
-  const size_t k = static_cast<size_t>(info[1].As<Napi::Number>().Int64Value());
-  const unsigned threads = info[2].IsNumber() ? std::max(1u, info[2].As<Napi::Number>().Uint32Value()) : 1u;
+  const size_t k = static_cast<size_t>(get_integer(env, info[1], "k", 1, 1 << 24));
+  const unsigned threads = info[2].IsUndefined() ? 1u : static_cast<unsigned>(get_integer(env, info[2], "threads", 1, 1024));
+  const bool exhaustive = info[3].IsBoolean() && info[3].As<Napi::Boolean>().Value();
   auto idx = index;
   auto out = std::make_shared<std::vector<std::vector<index::Hit>>>(queries->size());
   return run_search_async(
       env,
-      [idx, queries, k, threads, out] {
+      [idx, queries, k, threads, exhaustive, out] {
         std::atomic<size_t> next{0};
         auto work = [&] {
-          for (size_t i; (i = next.fetch_add(1)) < queries->size();) (*out)[i] = idx->search((*queries)[i], k);
+          for (size_t i; (i = next.fetch_add(1)) < queries->size();) (*out)[i] = idx->search((*queries)[i], k, exhaustive);
         };
-        std::vector<std::thread> pool;
-        const unsigned n = std::min<unsigned>(threads, static_cast<unsigned>(queries->size()));
-        for (unsigned t = 1; t < n; ++t) pool.emplace_back(work);
-        work();
-        for (auto& t : pool) t.join();
+        run_on_threads(std::min<unsigned>(threads, static_cast<unsigned>(queries->size())), work);
       },
       [out](Napi::Env env) { return hits_to_js(env, *out); });
 }
 
 Napi::Value Bm25Wrap::Remove(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CR_THROW_TYPE_IF(!info[0].IsTypedArray(), env, "docs must be a Uint32Array");
-  Napi::Uint32Array a = info[0].As<Napi::Uint32Array>();
+  Napi::Uint32Array a = get_typed<uint32_t>(env, info[0], "docs", napi_uint32_array, "Uint32Array");
   std::vector<uint32_t> docs(a.Data(), a.Data() + a.ElementLength());
-  sync(env, [&] { index->remove(docs); });
-  return env.Undefined();
+  return Napi::Number::New(env, sync(env, [&] { return index->remove(docs); }));
 }
 
 Napi::Value Bm25Wrap::Analyze(const Napi::CallbackInfo& info) {
@@ -325,7 +362,7 @@ Napi::Value Bm25Wrap::Load(const Napi::CallbackInfo& info) {
   auto ctor = std::make_shared<Napi::FunctionReference>(Napi::Persistent(info.This().As<Napi::Function>()));
   return run_async(env, [path, loaded] { *loaded = index::Bm25Index::load(path); },
                    [loaded, ctor](Napi::Env env) -> Napi::Value {
-                     Napi::Object obj = ctor->New({});
+                     Napi::Object obj = ctor->New({Napi::External<int>::New(env, &load_token)});
                      Bm25Wrap::Unwrap(obj)->index = *loaded;
                      return obj;
                    });

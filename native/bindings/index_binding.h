@@ -1,5 +1,5 @@
 #pragma once
-#include <napi.h>
+#include "bindings/napi_config.h"
 
 #include <atomic>
 #include <memory>
@@ -26,6 +26,7 @@ class VectorIndexWrap : public Napi::ObjectWrap<VectorIndexWrap> {
   Napi::Value Save(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
   static Napi::Value Load(const Napi::CallbackInfo& info);
+  static Napi::Value FaissInfo(const Napi::CallbackInfo& info);
 };
 
 // NativeBm25: add/search/save/load async; remove, analyze and info sync.

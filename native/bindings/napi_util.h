@@ -1,6 +1,6 @@
 // Shared helpers of the bindings layer (the only code that includes napi.h).
 #pragma once
-#include <napi.h>
+#include "bindings/napi_config.h"
 
 #include <functional>
 #include <string>
@@ -31,6 +31,66 @@ inline Napi::Error from_exception(Napi::Env env, const std::exception& e) {
     }                                                                        \
   } while (0)
 
+// What a JS value is, for "expected X, got Y" messages.
+inline std::string describe(const Napi::Value& v) {
+  if (v.IsUndefined()) return "undefined";
+  if (v.IsNull()) return "null";
+  if (v.IsNumber()) {
+    std::string n = v.ToString().Utf8Value();
+    return "the number " + n;
+  }
+  if (v.IsString()) return "a string";
+  if (v.IsBoolean()) return "a boolean";
+  if (v.IsTypedArray()) {
+    static const char* names[] = {"Int8Array",    "Uint8Array",   "Uint8ClampedArray", "Int16Array",   "Uint16Array",
+                                  "Int32Array",   "Uint32Array",  "Float32Array",      "Float64Array", "BigInt64Array",
+                                  "BigUint64Array"};
+    const auto t = static_cast<size_t>(v.As<Napi::TypedArray>().TypedArrayType());
+    return std::string("a ") + (t < sizeof(names) / sizeof(names[0]) ? names[t] : "typed array");
+  }
+  if (v.IsArray()) return "an array";
+  if (v.IsFunction()) return "a function";
+  if (v.IsObject()) return "an object";
+  return "a value of another type";
+}
+
+[[noreturn]] inline void throw_type(Napi::Env env, const std::string& name, const std::string& expected, const Napi::Value& got) {
+  Napi::TypeError e = Napi::TypeError::New(env, "\"" + name + "\" must be " + expected + ", got " + describe(got));
+  e.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_TYPE"));
+  throw e;
+}
+
+[[noreturn]] inline void throw_range(Napi::Env env, const std::string& name, const std::string& expected, const std::string& got) {
+  Napi::RangeError e = Napi::RangeError::New(env, "\"" + name + "\" is out of range: it must be " + expected + ", got " + got);
+  e.Set("code", Napi::String::New(env, "ERR_OUT_OF_RANGE"));
+  throw e;
+}
+
+// An integer argument in [min, max] (both exactly representable as doubles).
+inline double get_integer(Napi::Env env, const Napi::Value& v, const std::string& name, double min, double max) {
+  if (!v.IsNumber()) throw_type(env, name, "a number", v);
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= min && d <= max) || d != static_cast<double>(static_cast<long long>(d)))
+    throw_range(env, name, "an integer from " + std::to_string(static_cast<long long>(min)) + " to " +
+                               std::to_string(static_cast<long long>(max)),
+                v.ToString().Utf8Value());
+  return d;
+}
+
+// A typed array argument of exactly type `type` whose buffer is still attached.
+template <typename T>
+Napi::TypedArrayOf<T> get_typed(Napi::Env env, const Napi::Value& v, const std::string& name, napi_typedarray_type type,
+                                const char* type_name) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type) throw_type(env, name, std::string("a ") + type_name, v);
+  auto a = v.As<Napi::TypedArrayOf<T>>();
+  if (a.ArrayBuffer().IsDetached()) {
+    Napi::Error e = Napi::Error::New(env, "\"" + name + "\" is a " + type_name + " whose ArrayBuffer is detached (transferred)");
+    e.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_VALUE"));
+    throw e;
+  }
+  return a;
+}
+
 inline std::string get_string(const Napi::Object& o, const char* key, const std::string& dflt) {
   Napi::Value v = o.Get(key);
   return v.IsString() ? v.As<Napi::String>().Utf8Value() : dflt;
@@ -38,6 +98,11 @@ inline std::string get_string(const Napi::Object& o, const char* key, const std:
 inline double get_number(const Napi::Object& o, const char* key, double dflt) {
   Napi::Value v = o.Get(key);
   return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : dflt;
+}
+// An integer option `key` of `o` in [min, max], or `dflt` when it is absent (undefined).
+inline double get_count(const Napi::Object& o, const char* key, double dflt, double min, double max) {
+  Napi::Value v = o.Get(key);
+  return v.IsUndefined() ? dflt : get_integer(o.Env(), v, key, min, max);
 }
 inline bool get_bool(const Napi::Object& o, const char* key, bool dflt) {
   Napi::Value v = o.Get(key);

@@ -61,9 +61,13 @@ class SearchDispatcher {
     const long threads = env_count(env, "CROSSRANK_SEARCH_THREADS", std::max(2L, std::min(cpus, 8L)), 1, 256);
     // On a single CPU a spinning search thread would only delay the JS thread it waits for.
     const long spin_us = env_count(env, "CROSSRANK_SEARCH_SPIN_US", cpus > 1 ? 100 : 0, 0, 100000);
+    try {
+      exec_ = std::make_unique<SpinExecutor>(static_cast<unsigned>(threads), std::chrono::microseconds(spin_us));
+    } catch (const std::exception& e) {
+      throw from_exception(env, e);  // ERR_THREADS: not one search thread could start
+    }
     tsfn_ = Tsfn::New(env, "crossrank.search", 0, 1, this);
     tsfn_.Unref(env);  // only pending searches keep the event loop alive
-    exec_ = std::make_unique<SpinExecutor>(static_cast<unsigned>(threads), std::chrono::microseconds(spin_us));
     // Cleanup hooks run in reverse order of registration, so this one runs before Node finalizes
     // the thread-safe function: running searches finish and hand back their results first.
     env.AddCleanupHook([this] {

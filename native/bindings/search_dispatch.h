@@ -1,7 +1,7 @@
 // First-stage searches (FAISS, BM25) run on crossrank's own SpinExecutor rather than libuv's pool;
 // results come back to the JS thread through one thread-safe function per environment.
 #pragma once
-#include <napi.h>
+#include "bindings/napi_config.h"
 
 #include <functional>
 

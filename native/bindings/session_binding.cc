@@ -38,6 +38,14 @@ Napi::Value error_list(Napi::Env env, const std::vector<std::string>& code, cons
   return errors;
 }
 
+// The cancel flag of a run: an Int32Array of at least one element (element 0 is read), or null.
+Napi::Value cancel_array(Napi::Env env, const Napi::Value& v) {
+  if (v.IsNull() || v.IsUndefined()) return env.Null();
+  Napi::Int32Array c = get_typed<int32_t>(env, v, "cancel", napi_int32_array, "Int32Array or null");
+  if (c.ElementLength() < 1) throw_range(env, "cancel", "an Int32Array of at least 1 element", "an empty one");
+  return c;
+}
+
 template <typename Arr, typename T>
 Arr typed_copy(Napi::Env env, const std::vector<T>& v) {
   Arr a = Arr::New(env, v.size());
@@ -56,12 +64,10 @@ class ScoreWorker : public Napi::AsyncWorker {
         tok_(std::move(tok)),
         req_(std::move(req)) {
     owner_ref_ = Napi::Persistent(owner_obj);
-    if (cancel.IsTypedArray() && cancel.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
-      Napi::Int32Array c = cancel.As<Napi::Int32Array>();
-      if (c.ElementLength() >= 1) {
-        cancel_ref_ = Napi::Persistent(c.As<Napi::Object>());  // keeps the buffer alive while we run
-        cancel_ = c.Data();
-      }
+    if (!cancel.IsNull()) {
+      Napi::Int32Array c = cancel.As<Napi::Int32Array>();  // checked by cancel_array()
+      cancel_ref_ = Napi::Persistent(c.As<Napi::Object>());  // keeps the buffer alive while we run
+      cancel_ = c.Data();
     }
   }
   Napi::Promise promise() { return deferred_.Promise(); }
@@ -135,10 +141,10 @@ SessionWrap::SessionWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Sess
   CR_THROW_TYPE_IF(!info[0].IsString(), env, "path must be a string");
   Napi::Object o = info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
   infer::SessionConfig cfg;
-  cfg.intra_threads = static_cast<int>(get_number(o, "intraThreads", 1));
-  cfg.inter_threads = static_cast<int>(get_number(o, "interThreads", 1));
+  cfg.intra_threads = static_cast<int>(get_count(o, "intraThreads", 1, 0, 1024));
+  cfg.inter_threads = static_cast<int>(get_count(o, "interThreads", 1, 0, 1024));
   cfg.device = get_string(o, "device", "cpu");
-  cfg.device_id = static_cast<int>(get_number(o, "deviceId", 0));
+  cfg.device_id = static_cast<int>(get_count(o, "deviceId", 0, 0, 1024));
   cfg.optimize = get_bool(o, "optimize", true);
   cfg.spinning = get_bool(o, "spinning", true);
   try {
@@ -163,8 +169,8 @@ Napi::Value SessionWrap::ScoreAsync(const Napi::CallbackInfo& info) {
   infer::ScoreRequest req;
   req.queries = read_strings(env, info[1], "queries");
   req.docs = read_strings(env, info[2], "docs");
-  if (info[3].IsTypedArray()) {
-    Napi::Uint32Array pq = info[3].As<Napi::Uint32Array>();
+  if (!info[3].IsNull() && !info[3].IsUndefined()) {
+    Napi::Uint32Array pq = get_typed<uint32_t>(env, info[3], "pairQuery", napi_uint32_array, "Uint32Array or null");
     CR_THROW_TYPE_IF(pq.ElementLength() != req.docs.size(), env, "pairQuery must have one entry per doc");
     req.pair_query.assign(pq.Data(), pq.Data() + pq.ElementLength());
     for (uint32_t q : req.pair_query) CR_THROW_TYPE_IF(q >= req.queries.size(), env, "pairQuery holds an index past queries");
@@ -174,15 +180,16 @@ Napi::Value SessionWrap::ScoreAsync(const Napi::CallbackInfo& info) {
   Napi::Object o = info[4].IsObject() ? info[4].As<Napi::Object>() : Napi::Object::New(env);
   req.pair.enc = parse_encode_options(o);
   req.pair.chunk = get_bool(o, "chunk", false);
-  req.pair.max_chunks = static_cast<size_t>(get_number(o, "maxChunks", 0));
-  req.token_budget = static_cast<size_t>(get_number(o, "tokenBudget", 8192));
-  req.max_rows = static_cast<size_t>(get_number(o, "maxRows", 64));
-  req.window = static_cast<size_t>(get_number(o, "window", 1024));
-  req.label = static_cast<uint32_t>(get_number(o, "label", 0));
+  req.pair.max_chunks = static_cast<size_t>(get_count(o, "maxChunks", 0, 0, 1 << 30));
+  req.token_budget = static_cast<size_t>(get_count(o, "tokenBudget", 8192, 1, 1 << 30));
+  req.max_rows = static_cast<size_t>(get_count(o, "maxRows", 64, 1, 1 << 30));
+  req.window = static_cast<size_t>(get_count(o, "window", 1024, 0, 1 << 30));
+  req.label = static_cast<uint32_t>(get_count(o, "label", 0, 0, 1 << 30));
   req.output = get_string(o, "output", "logits");
+  Napi::Value cancel = cancel_array(env, info[5]);
   auto session = acquire_for_run(env);
   auto* w = new ScoreWorker(env, this, info.This().As<Napi::Object>(), std::move(session), std::move(tok),
-                            std::move(req), info[5]);
+                            std::move(req), cancel);
   Napi::Promise p = w->promise();
   w->Queue();
   return p;
@@ -198,9 +205,8 @@ struct RunGuard {
 };
 
 int32_t* cancel_flag(Napi::Value v, RunGuard& g) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) return nullptr;
-  Napi::Int32Array c = v.As<Napi::Int32Array>();
-  if (c.ElementLength() < 1) return nullptr;
+  if (v.IsNull()) return nullptr;
+  Napi::Int32Array c = v.As<Napi::Int32Array>();  // checked by cancel_array()
   g.cancel_ref = Napi::Persistent(c.As<Napi::Object>());
   return c.Data();
 }
@@ -216,18 +222,19 @@ Napi::Value SessionWrap::EmbedAsync(const Napi::CallbackInfo& info) {
   req->texts = read_strings(env, info[1], "texts");
   Napi::Object o = info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object::New(env);
   req->enc = parse_encode_options(o);
-  req->token_budget = static_cast<size_t>(get_number(o, "tokenBudget", 8192));
-  req->max_rows = static_cast<size_t>(get_number(o, "maxRows", 64));
+  req->token_budget = static_cast<size_t>(get_count(o, "tokenBudget", 8192, 1, 1 << 30));
+  req->max_rows = static_cast<size_t>(get_count(o, "maxRows", 64, 1, 1 << 30));
   const std::string pooling = get_string(o, "pooling", "mean");
   req->pooling = pooling == "cls" ? infer::Pooling::Cls : pooling == "max" ? infer::Pooling::Max
                  : pooling == "none" ? infer::Pooling::None : infer::Pooling::Mean;
   req->normalize = get_bool(o, "normalize", true);
   req->output = get_string(o, "output", "");
+  Napi::Value cancel_v = cancel_array(env, info[3]);
   auto session = acquire_for_run(env);
   auto guard = std::make_shared<RunGuard>();
   guard->owner = this;
   guard->owner_ref = Napi::Persistent(info.This().As<Napi::Object>());
-  int32_t* cancel = cancel_flag(info[3], *guard);
+  int32_t* cancel = cancel_flag(cancel_v, *guard);
   auto out = std::make_shared<infer::EmbedResult>();
   return run_async(
       env, [tok, session, req, cancel, out] { infer::embed(*tok, *session, *req, cancel, *out); },

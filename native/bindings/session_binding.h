@@ -1,5 +1,5 @@
 #pragma once
-#include <napi.h>
+#include "bindings/napi_config.h"
 
 #include <atomic>
 #include <memory>

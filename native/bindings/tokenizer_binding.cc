@@ -1,9 +1,9 @@
 #include "bindings/tokenizer_binding.h"
 
 #include <atomic>
-#include <thread>
 
 #include "bindings/napi_util.h"
+#include "common/parallel.h"
 
 namespace crossrank::bind {
 
@@ -27,12 +27,12 @@ struct BatchOutput {
 tok::EncodeOptions parse_encode_options(const Napi::Object& o) {
   tok::EncodeOptions e;
   e.truncate = get_bool(o, "truncate", false);
-  e.max_length = static_cast<size_t>(get_number(o, "maxLength", 0));
+  e.max_length = static_cast<size_t>(get_count(o, "maxLength", 0, 0, 1 << 30));
   std::string s = get_string(o, "strategy", "longest_first");
   e.strategy = s == "only_first" ? tok::Truncation::OnlyFirst
                : s == "only_second" ? tok::Truncation::OnlySecond
                                     : tok::Truncation::LongestFirst;
-  e.stride = static_cast<size_t>(get_number(o, "stride", 0));
+  e.stride = static_cast<size_t>(get_count(o, "stride", 0, 0, 1 << 30));
   e.from_left = get_string(o, "direction", "right") == "left";
   e.add_special_tokens = get_bool(o, "addSpecialTokens", true);
   e.overflow = get_bool(o, "overflow", false);
@@ -53,7 +53,8 @@ BatchInput read_input(const Napi::CallbackInfo& info) {
     CR_THROW_TYPE_IF(!v.IsString(), env, "texts[" + std::to_string(i) + "] must be a string");
     in.a.push_back(v.As<Napi::String>().Utf8Value());
   }
-  if (info[1].IsArray()) {
+  if (!info[1].IsNull() && !info[1].IsUndefined()) {
+    if (!info[1].IsArray()) throw_type(env, "pairs", "an array of strings or null", info[1]);
     Napi::Array pairs = info[1].As<Napi::Array>();
     CR_THROW_TYPE_IF(pairs.Length() != n, env, "pairs must have as many entries as texts");
     in.has_pairs = true;
@@ -67,8 +68,7 @@ BatchInput read_input(const Napi::CallbackInfo& info) {
   Napi::Object o = info[2].IsObject() ? info[2].As<Napi::Object>() : Napi::Object::New(env);
   in.opts = parse_encode_options(o);
   in.want_tokens = get_bool(o, "returnTokens", false);
-  double th = get_number(o, "threads", 1);
-  in.threads = th < 1 ? 1u : static_cast<unsigned>(th);
+  in.threads = static_cast<unsigned>(get_count(o, "threads", 1, 1, 1024));
   return in;
 }
 
@@ -99,14 +99,7 @@ void run_batch(const tok::Tokenizer& t, const BatchInput& in, BatchOutput& out) 
     }
   };
   unsigned threads = std::min<unsigned>(in.threads, static_cast<unsigned>(std::max<size_t>(1, n / 8)));
-  if (threads <= 1) {
-    work();
-    return;
-  }
-  std::vector<std::thread> pool;
-  for (unsigned k = 1; k < threads; ++k) pool.emplace_back(work);
-  work();
-  for (auto& th : pool) th.join();
+  run_on_threads(threads, work);
 }
 
 // Rows: every main encoding first, then the overflowing ones of each in order.
@@ -213,8 +206,10 @@ Napi::Function TokenizerWrap::Init(Napi::Env env) {
 TokenizerWrap::TokenizerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TokenizerWrap>(info) {
   Napi::Env env = info.Env();
   CR_THROW_TYPE_IF(!info[0].IsString(), env, "path must be a string");
+  const bool from_json = info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
+  if (from_json && !info[1].IsString()) throw_type(env, "origin", "a string", info[1]);
   try {
-    if (info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value())
+    if (from_json)
       tok_ = tok::Tokenizer::from_json(info[0].As<Napi::String>().Utf8Value(), info[1].As<Napi::String>().Utf8Value());
     else
       tok_ = tok::Tokenizer::shared_from_file(info[0].As<Napi::String>().Utf8Value());
@@ -240,8 +235,7 @@ Napi::Value TokenizerWrap::EncodeBatchAsync(const Napi::CallbackInfo& info) {
 
 Napi::Value TokenizerWrap::Decode(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CR_THROW_TYPE_IF(!info[0].IsTypedArray(), env, "ids must be an Int32Array");
-  Napi::Int32Array arr = info[0].As<Napi::Int32Array>();
+  Napi::Int32Array arr = get_typed<int32_t>(env, info[0], "ids", napi_int32_array, "Int32Array");
   std::vector<int32_t> ids(arr.Data(), arr.Data() + arr.ElementLength());
   bool skip = info[1].IsBoolean() ? info[1].As<Napi::Boolean>().Value() : true;
   try {

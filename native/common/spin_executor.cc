@@ -1,5 +1,9 @@
 #include "common/spin_executor.h"
 
+#include <string>
+
+#include "common/error.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
@@ -19,8 +23,14 @@ inline void cpu_relax() {
 }  // namespace
 
 SpinExecutor::SpinExecutor(unsigned threads, std::chrono::microseconds spin) : spin_(spin) {
-  workers_.reserve(threads);
-  for (unsigned i = 0; i < threads; ++i) workers_.emplace_back([this] { run(); });
+  // Threads that cannot be started (address space or thread limit exhausted) are done without;
+  // with none at all, the executor is unusable and says so.
+  try {
+    workers_.reserve(threads);
+    for (unsigned i = 0; i < threads; ++i) workers_.emplace_back([this] { run(); });
+  } catch (const std::exception& e) {
+    if (workers_.empty()) throw Error("ERR_THREADS", std::string("cannot start search threads: ") + e.what());
+  }
 }
 
 SpinExecutor::~SpinExecutor() { shutdown(); }

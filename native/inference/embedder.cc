@@ -36,6 +36,34 @@ std::string pick_output(const Session& s, const std::string& wanted, bool& poole
                                    "'token_embeddings' (outputs: " + have + ")");
 }
 
+// The vector width of one batch's output, after checking that the output holds exactly what its
+// shape says for this batch: [rows, dim] pooled, or [rows, cols, dim] per token. A model that
+// answers with another batch size (or a shape that does not match its data) would otherwise be
+// read past its end.
+size_t output_width(const RunOutput& res, bool pooled, const batch::BatchTensors& t, const std::string& output) {
+  auto shape_text = [&res] {
+    std::string s = "[";
+    for (size_t i = 0; i < res.shape.size(); ++i) s += (i ? ", " : "") + std::to_string(res.shape[i]);
+    return s + "]";
+  };
+  const size_t rank = pooled ? 2 : 3;
+  if (res.shape.size() != rank)
+    throw Error("ERR_MODEL_OUTPUTS", "output '" + output + "' is " + shape_text() + ", expected " +
+                                         (pooled ? "[batch, dim]" : "[batch, tokens, dim]"));
+  if (res.shape[0] != static_cast<int64_t>(t.rows))
+    throw Error("ERR_MODEL_OUTPUTS", "output '" + output + "' has batch dimension " + std::to_string(res.shape[0]) +
+                                         " for a batch of " + std::to_string(t.rows) + " rows");
+  if (!pooled && res.shape[1] != static_cast<int64_t>(t.cols))
+    throw Error("ERR_MODEL_OUTPUTS", "output '" + output + "' has " + std::to_string(res.shape[1]) + " positions for " +
+                                         std::to_string(t.cols) + " tokens");
+  const int64_t dim = res.shape[rank - 1];
+  const size_t per_row = pooled ? 1 : t.cols;
+  if (dim <= 0 || res.data.size() != t.rows * per_row * static_cast<size_t>(dim))
+    throw Error("ERR_MODEL_OUTPUTS", "output '" + output + "' is " + shape_text() + " but holds " +
+                                         std::to_string(res.data.size()) + " values");
+  return static_cast<size_t>(dim);
+}
+
 }  // namespace
 
 void embed(const tok::Tokenizer& tok, const Session& session, const EmbedRequest& req, int32_t* cancel, EmbedResult& out) {
@@ -70,15 +98,7 @@ void embed(const tok::Tokenizer& tok, const Session& session, const EmbedRequest
         throw Error("ERR_ABORTED", "the operation was aborted");
       batch::fill(seqs, r, tok.pad_id(), t);
       RunOutput res = session.run(t, output);
-      size_t dim = 0;
-      if (pooled) {
-        if (res.shape.size() != 2) throw Error("ERR_MODEL_OUTPUTS", "output '" + output + "' is not [batch, dim]");
-        dim = static_cast<size_t>(res.shape[1]);
-      } else {
-        if (res.shape.size() != 3 || static_cast<size_t>(res.shape[1]) != t.cols)
-          throw Error("ERR_MODEL_OUTPUTS", "output '" + output + "' is not [batch, tokens, dim]");
-        dim = static_cast<size_t>(res.shape[2]);
-      }
+      const size_t dim = output_width(res, pooled, t, output);
       if (out.dim == 0) {
         out.dim = dim;
         out.vectors.assign(n * dim, std::numeric_limits<float>::quiet_NaN());

@@ -54,6 +54,12 @@ void score(const tok::Tokenizer& tok, const Session& session, const ScoreRequest
       batch::fill(seqs, r, tok.pad_id(), tensors);
       RunOutput res = session.run(tensors, output);
       const size_t rows = tensors.rows;
+      if (res.shape.size() != 2)
+        throw Error("ERR_MODEL_OUTPUTS", "model output '" + output + "' has " + std::to_string(res.shape.size()) +
+                                             " dimensions, expected 2 ([batch, labels]): not a cross-encoder's logits");
+      if (res.shape[0] != static_cast<int64_t>(rows))
+        throw Error("ERR_MODEL_OUTPUTS", "model output '" + output + "' has batch dimension " + std::to_string(res.shape[0]) +
+                                             " for a batch of " + std::to_string(rows) + " rows");
       const size_t per_row = rows ? res.data.size() / rows : 0;
       if (per_row == 0 || per_row * rows != res.data.size())
         throw Error("ERR_MODEL_OUTPUTS", "model output '" + output + "' has " + std::to_string(res.data.size()) +

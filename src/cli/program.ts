@@ -9,6 +9,7 @@ import { CrossrankError } from '../errors.js';
 import { EXIT_FAILURE, EXIT_USAGE, UsageError } from './common.js';
 import { register as evaluateCommand } from './evaluate.js';
 import { register as indexCommand } from './index.js';
+import { register as infoCommand } from './info.js';
 import { register as rerankCommand } from './rerank.js';
 import { register as searchCommand } from './search.js';
 import { register as serveCommand } from './serve.js';
@@ -43,7 +44,7 @@ export function buildProgram(): Command {
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({ outputError: () => {} }); // printed once, coded, by run()
-  for (const register of [indexCommand, searchCommand, rerankCommand, evaluateCommand, verifyCommand, serveCommand]) register(program);
+  for (const register of [indexCommand, searchCommand, rerankCommand, evaluateCommand, verifyCommand, serveCommand, infoCommand]) register(program);
   for (const c of program.commands) c.exitOverride().configureOutput({ outputError: () => {} }).showSuggestionAfterError(true);
   return program;
 }

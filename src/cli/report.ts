@@ -4,11 +4,11 @@
  * reranker moved the relevant documents, and the first stage's recall at each candidate depth.
  */
 import { writeFileSync } from 'node:fs';
-import type { SearchHit } from '../collection/collection.js';
 import { CrossrankError } from '../errors.js';
 import type { IrCollection } from '../eval/datasets.js';
 import type { EvaluationReport } from '../eval/evaluate.js';
 import { recallAt } from '../eval/metrics.js';
+import type { PipelineHit } from '../pipeline/pipeline.js';
 
 export interface ReportData {
   report: EvaluationReport;
@@ -33,12 +33,11 @@ export class ReportCollector {
   }
 
   /** evaluate()'s onQuery: the same ranking evaluate() scores (the query's own id dropped). */
-  readonly onQuery = (q: { id: string; hits: readonly SearchHit[] }): void => {
+  readonly onQuery = (q: { id: string; firstStage: readonly string[]; hits: readonly PipelineHit[] }): void => {
     const qrels = this.#data.qrels.get(q.id)!;
-    const keep = (h: SearchHit) => !this.#ignoreIdentical || h.id !== q.id;
-    const byFirst = [...q.hits].sort((a, b) => a.firstStageRank - b.firstStageRank).filter(keep).slice(0, this.#candidates);
-    this.#rankings.push({ ranking: byFirst.map((h) => h.id), qrels });
-    for (const h of q.hits) if (h.reranked && keep(h) && (qrels.get(h.id) ?? 0) > 0) this.#movements.push(h.firstStageRank - h.rank);
+    const keep = (id: string) => !this.#ignoreIdentical || id !== q.id;
+    this.#rankings.push({ ranking: q.firstStage.filter(keep).slice(0, this.#candidates), qrels });
+    for (const h of q.hits) if (h.reranked && keep(h.id) && (qrels.get(h.id) ?? 0) > 0) this.#movements.push(h.firstStageRank - h.rank);
   };
 
   data(report: EvaluationReport): ReportData {

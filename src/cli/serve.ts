@@ -6,7 +6,8 @@ export function register(program: Command): void {
   program
     .command('serve')
     .description('HTTP service: POST /rerank (TEI), /v1/rerank (Cohere v1/Jina), /v2/rerank (Cohere v2), /embed, /search; GET /health, /info, /metrics')
-    .option('--rerank <model>', 'cross-encoder: a model directory or a Hugging Face id')
+    .option('--rerank <model>', 'cross-encoder: a model directory or a Hugging Face id; repeatable as name=model (requests pick one by `model`, the first is the default)', (v: string, prev?: string[]) => [...(prev ?? []), v])
+    .option('--rerank-config <file>', 'more rerankers: a JSON file { "rerankers": { "<name>": "<model>" } }')
     .option('--embedder <model>', 'bi-encoder for /embed: a model directory or a Hugging Face id')
     .option('--collection <dir>', 'collection for /search')
     .option('--workers <n>', 'rerank in a pool of n worker threads (default: in-process)', int('--workers'))
@@ -39,13 +40,14 @@ export function register(program: Command): void {
     .option('--no-auto-truncate', 'answer 413 for pairs over the model limit unless a request says truncate: true')
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
     .action(async (o: Record<string, unknown> & { maxBatch?: number }) => {
-      if (!o.rerank && !o.embedder && !o.collection) throw new UsageError('ERR_CLI_MISSING_OPTION', 'serve needs a model or a collection: give --rerank, --embedder or --collection (or more than one)');
+      if (!o.rerank && !o.rerankConfig && !o.embedder && !o.collection) throw new UsageError('ERR_CLI_MISSING_OPTION', 'serve needs a model or a collection: give --rerank, --rerank-config, --embedder or --collection (or more than one)');
       const { serve } = await import('../server/serve.js'); // fastify and friends only when serving
       const n = (k: string) => o[k] as number;
       const d = downloads();
       try {
         await serve({
-          ...(o.rerank ? { rerank: o.rerank as string } : {}),
+          ...(o.rerank ? { rerank: o.rerank as string[] } : {}),
+          ...(o.rerankConfig ? { rerankConfig: o.rerankConfig as string } : {}),
           ...(o.embedder ? { embedder: o.embedder as string } : {}),
           ...(o.collection ? { collection: o.collection as string } : {}),
           ...(o.workers ? { workers: n('workers') } : {}),

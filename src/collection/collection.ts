@@ -27,11 +27,13 @@ import type Database from 'better-sqlite3';
 import { CrossrankError, invalidType, validateBoolean, validateInteger, validateKeys, validateNonEmpty, validateObject, validateOneOf, validateString } from '../errors.js';
 import { BiEncoder, type BiEncoderOptions } from '../inference/bi-encoder.js';
 import type { Scorer } from '../inference/scorer.js';
+import type { Reranker } from '../rerankers/types.js';
 import { looksLikeHubId } from '../hub/hub.js';
 import { Bm25Index, type Bm25Options } from '../index/bm25.js';
 import { FaissIndex, type Metric, type SearchParams } from '../index/faiss-index.js';
-import { reciprocalRankFusion } from '../index/fusion.js';
-import { LatencyPlanner, type Plan } from '../pipeline/planner.js';
+import { Pipeline } from '../pipeline/pipeline.js';
+import type { Plan } from '../pipeline/planner.js';
+import { CollectionRetriever } from '../retrievers/collection.js';
 import { DB_FILE, guarded, openReader, openWriter, syncForCheckpoint } from './db.js';
 import { faultPoint } from './fault.js';
 import { fsyncDir, IdMap, writeFileAtomic } from './files.js';
@@ -97,8 +99,8 @@ export interface SearchOptions {
   first?: FirstStage;
   /** First-stage candidates. Default 100. */
   candidates?: number;
-  /** Rerank the candidates with this cross-encoder (or pool). */
-  rerank?: Scorer;
+  /** Rerank the candidates with this cross-encoder (or pool, or any Reranker: an LlmReranker). */
+  rerank?: Scorer | Reranker;
   /** Results to return. Default 10. */
   topK?: number;
   /** With `rerank`: rerank only as many candidates as fit this budget (end to end), as measured. */
@@ -132,6 +134,18 @@ export interface SearchResult {
   timings: { firstStageMs: number; rerankMs: number; totalMs: number };
   /** The latency planner's choice, when a budget was given. */
   plan?: Plan;
+}
+
+/** One checkpoint's indexes, as the collection retriever reads them (see Collection.snapshot). */
+export interface CollectionSnapshot {
+  readonly dense: boolean;
+  readonly bm25: boolean;
+  /** The `want` best live documents by the query's embedding (SQLite rowids, index scores). */
+  denseHits(query: string, want: number, params: SearchParams, signal?: AbortSignal): Promise<{ rowid: number; score: number }[]>;
+  /** The `want` best live documents by BM25. */
+  bm25Hits(query: string, want: number): Promise<{ rowid: number; score: number }[]>;
+  /** The document of a rowid, or null when it is gone (removed or replaced). */
+  doc(rowid: number): CollectionDoc | null;
 }
 
 export interface VerifyOptions {
@@ -274,7 +288,6 @@ export class Collection {
   #manifestStamp = '';
   #refreshing: Promise<boolean> | null = null;
   #refreshError: unknown = null;
-  readonly #planners = new WeakMap<Scorer, LatencyPlanner>();
 
   private constructor(dir: string, db: Database.Database, view: View, embedder: BiEncoder | null, lock: WriteLock | null, refreshIntervalMs: number) {
     this.dir = dir;
@@ -1164,133 +1177,82 @@ export class Collection {
   }
 
   /**
+   * One checkpoint's indexes as a first stage reads them (the collection retriever,
+   * retrievers/collection.ts): live hits only, documents looked up in SQLite. Readers pick up a
+   * newer checkpoint here (at most every refreshIntervalMs); a snapshot keeps the one it took.
+   */
+  snapshot(): CollectionSnapshot {
+    this.#maybeRefresh();
+    const v = this.#view;
+    const cache = new Map<number, Row | null>();
+    const embedder = this.#embedder;
+    return {
+      dense: v.faiss !== null,
+      bm25: v.bm25 !== null,
+      denseHits: async (query, want, params, signal) => {
+        if (!v.faiss || !embedder) throw new CrossrankError('ERR_NO_DENSE_INDEX', 'this collection has no dense index');
+        const q = await embedder.embed([query], signal ? { signal } : {});
+        const index = v.trained ? v.faiss : v.staging;
+        const total = v.trained ? v.denseCount : v.stagingCount;
+        // HNSW returns at most efSearch hits: widen the beam to what is asked (FAISS's default is 16).
+        const hnsw = index === v.faiss && /HNSW/.test(v.manifest.dense!.factory) && !/IVF/.test(v.manifest.dense!.factory);
+        if (!index) return [];
+        return this.#liveHits(total, v.trained ? v.stale : 0, want, cache, async (k) => {
+          const r = await index.search(q, k, index === v.faiss ? (hnsw ? { ...params, efSearch: Math.max(params.efSearch ?? 16, k) } : params) : {});
+          return { rowids: Array.from(r.ids, Number), scores: r.scores };
+        });
+      },
+      bm25Hits: async (query, want) => {
+        if (!v.bm25 || !v.bm25Ids) throw new CrossrankError('ERR_NO_BM25_INDEX', 'this collection has no BM25 index');
+        const ids = v.bm25Ids;
+        const bm25 = v.bm25;
+        return this.#liveHits(ids.live, 0, want, cache, async (k) => {
+          const r = await bm25.search(query, k);
+          return { rowids: Array.from(r.docs, (d) => ids.rowid(d)), scores: r.scores };
+        });
+      },
+      doc: (rowid) => {
+        const row = this.#lookup(cache, rowid);
+        return row && { id: row.id, text: row.text, ...(row.metadata ? { metadata: JSON.parse(row.metadata) as Record<string, unknown> } : {}) };
+      },
+    };
+  }
+
+  /**
    * Two-stage search: first stage (dense, BM25 or their reciprocal-rank fusion) returns
    * `candidates`; with `rerank`, a cross-encoder re-scores them. Each hit carries its first-stage
-   * rank and score so movement is one subtraction.
+   * rank and score so movement is one subtraction. A Pipeline over a CollectionRetriever does the
+   * work (and takes any reranker, cascades, per-stage timings).
    */
   async search(query: string, options: SearchOptions = {}): Promise<SearchResult> {
     validateString(query, 'query');
     validateNonEmpty(query, 'query');
     validateObject(options as unknown, 'options');
     validateKeys(options, 'options', SEARCH_OPTION_KEYS);
-    if (options.rerank !== undefined && typeof (options.rerank as { score?: unknown } | null)?.score !== 'function') throw invalidType('options.rerank', 'a loaded CrossEncoder or RerankPool (load a model path or id with CrossEncoder.load)', options.rerank);
+    const rr = options.rerank as { score?: unknown; rerank?: unknown } | null | undefined;
+    if (rr !== undefined && (rr === null || typeof rr !== 'object' || (typeof rr.score !== 'function' && typeof rr.rerank !== 'function'))) {
+      throw invalidType('options.rerank', 'a loaded reranker: a CrossEncoder, RerankPool or LlmReranker (load a model path or id with CrossEncoder.load)', options.rerank);
+    }
     if (this.#closed) throw new CrossrankError('ERR_COLLECTION_CLOSED', 'search: the collection is closed');
-    this.#maybeRefresh();
-    const v = this.#view; // one checkpoint for the whole search, whatever a refresh swaps in meanwhile
-    const t0 = performance.now();
-    const first = options.first ?? (v.faiss && v.bm25 ? 'hybrid' : v.faiss ? 'dense' : 'bm25');
-    validateOneOf(first, 'options.first', ['dense', 'bm25', 'hybrid'] as const);
-    if ((first === 'dense' || first === 'hybrid') && !v.faiss) throw new CrossrankError('ERR_NO_DENSE_INDEX', 'this collection has no dense index');
-    if ((first === 'bm25' || first === 'hybrid') && !v.bm25) throw new CrossrankError('ERR_NO_BM25_INDEX', 'this collection has no BM25 index');
-    const candidates = options.candidates ?? 100;
-    validateInteger(candidates, 'options.candidates', 1, 100_000);
-    const topK = options.topK ?? 10;
-    validateInteger(topK, 'options.topK', 1, 100_000);
-    if (options.latencyBudgetMs !== undefined && !(typeof options.latencyBudgetMs === 'number' && options.latencyBudgetMs > 0)) {
-      throw invalidType('options.latencyBudgetMs', 'a positive number', options.latencyBudgetMs);
-    }
-    const cache = new Map<number, Row | null>();
-    const lists: { rowid: number; score: number }[][] = [];
-    if (first !== 'bm25') {
-      const q = await this.#embedder!.embed([query], options.signal ? { signal: options.signal } : {});
-      const params: SearchParams = {};
-      if (options.nprobe !== undefined) params.nprobe = options.nprobe;
-      if (options.efSearch !== undefined) params.efSearch = options.efSearch;
-      const index = v.trained ? v.faiss! : v.staging;
-      const total = v.trained ? v.denseCount : v.stagingCount;
-      // HNSW returns at most efSearch hits: widen the beam to what is asked (FAISS's default is 16).
-      const hnsw = index === v.faiss && /HNSW/.test(v.manifest.dense!.factory) && !/IVF/.test(v.manifest.dense!.factory);
-      lists.push(
-        index
-          ? await this.#liveHits(total, v.trained ? v.stale : 0, candidates, cache, async (k) => {
-              const r = await index.search(q, k, index === v.faiss ? (hnsw ? { ...params, efSearch: Math.max(params.efSearch ?? 16, k) } : params) : {});
-              return { rowids: Array.from(r.ids, Number), scores: r.scores };
-            })
-          : [],
-      );
-    }
-    if (first !== 'dense') {
-      const ids = v.bm25Ids!;
-      lists.push(
-        await this.#liveHits(ids.live, 0, candidates, cache, async (k) => {
-          const r = await v.bm25!.search(query, k);
-          return { rowids: Array.from(r.docs, (d) => ids.rowid(d)), scores: r.scores };
-        }),
-      );
-    }
-    let ranked: { rowid: number; score: number }[];
-    if (first === 'hybrid') {
-      ranked = reciprocalRankFusion(lists.map((l) => l.map((h) => h.rowid))).map((h) => ({ rowid: h.id, score: h.score }));
-    } else {
-      ranked = lists[0]!;
-    }
-    const cands: { id: string; text: string; metadata?: Record<string, unknown>; score: number }[] = [];
-    const ids = new Set<string>();
-    for (const h of ranked) {
-      if (cands.length >= candidates) break;
-      const row = this.#lookup(cache, h.rowid);
-      if (!row || ids.has(row.id)) continue;
-      ids.add(row.id);
-      cands.push({ id: row.id, text: row.text, score: h.score, ...(row.metadata ? { metadata: JSON.parse(row.metadata) as Record<string, unknown> } : {}) });
-    }
-    const t1 = performance.now();
-    let plan: Plan | undefined;
-    let hits: SearchHit[];
-    let rerankMs = 0;
-    const base = (c: (typeof cands)[number], i: number): SearchHit => ({
-      id: c.id,
-      text: c.text,
-      ...(c.metadata ? { metadata: c.metadata } : {}),
-      rank: i + 1,
-      score: c.score,
-      firstStageRank: i + 1,
-      firstStageScore: c.score,
-      reranked: false,
+    const retriever = new CollectionRetriever(this, {
+      ...(options.first !== undefined ? { first: options.first } : {}),
+      ...(options.nprobe !== undefined ? { nprobe: options.nprobe } : {}),
+      ...(options.efSearch !== undefined ? { efSearch: options.efSearch } : {}),
     });
-    if (options.rerank && cands.length) {
-      const ce = options.rerank;
-      const tokens = cands.map((c) => Math.min(ce.maxLength, Math.ceil((query.length + c.text.length) / 4) + 3));
-      let n = cands.length;
-      const planner = this.#planner(ce);
-      if (options.latencyBudgetMs !== undefined) {
-        if (planner.samples === 0) {
-          // Calibrate on a few candidates so the first plan rests on a measurement, not a guess.
-          const k = Math.min(4, cands.length);
-          const c0 = performance.now();
-          await ce.score(query, cands.slice(0, k).map((c) => c.text), options.signal ? { signal: options.signal } : {});
-          planner.observe(tokens.slice(0, k).reduce((a, b) => a + b, 0), performance.now() - c0);
-        }
-        plan = planner.plan(tokens, options.latencyBudgetMs, performance.now() - t0);
-        n = plan.rerank;
-      }
-      const r0 = performance.now();
-      const scores = await ce.score(query, cands.slice(0, n).map((c) => c.text), options.signal ? { signal: options.signal } : {});
-      rerankMs = performance.now() - r0;
-      planner.observe(tokens.slice(0, n).reduce((a, b) => a + b, 0), rerankMs);
-      const head = cands.slice(0, n).map((c, i) => ({ ...base(c, i), score: scores[i]!, reranked: true }));
-      head.sort((a, b) => b.score - a.score || a.firstStageRank - b.firstStageRank);
-      // Candidates beyond the plan keep their first-stage order after the reranked ones.
-      hits = [...head, ...cands.slice(n).map((c, i) => base(c, n + i))].map((h, i) => ({ ...h, rank: i + 1 }));
-    } else {
-      hits = cands.map(base);
-    }
-    const total = performance.now() - t0;
+    const pipeline = new Pipeline({ retriever, ...(options.rerank ? { rerank: options.rerank } : {}) });
+    const res = await pipeline.search(query, {
+      candidates: options.candidates ?? 100,
+      topK: options.topK ?? 10,
+      ...(options.latencyBudgetMs !== undefined ? { latencyBudgetMs: options.latencyBudgetMs } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
     return {
-      hits: hits.slice(0, topK),
-      first,
-      candidates: cands.length,
-      timings: { firstStageMs: t1 - t0, rerankMs, totalMs: total },
-      ...(plan ? { plan } : {}),
+      hits: res.hits.map(({ stage: _s, ...h }) => h),
+      first: retriever.first,
+      candidates: res.candidates,
+      timings: res.timings,
+      ...(res.plan ? { plan: res.plan } : {}),
     };
-  }
-
-  #planner(s: Scorer): LatencyPlanner {
-    let p = this.#planners.get(s);
-    if (!p) {
-      p = new LatencyPlanner();
-      this.#planners.set(s, p);
-    }
-    return p;
   }
 
   /** Checkpoint pending work, close the database and (writers) let go of the write lock. */

@@ -62,7 +62,7 @@ export function loadCranfield(dir: string): IrCollection {
     const recs: Record<string, string>[] = [];
     let cur: Record<string, string> | null = null;
     let field = '';
-    for (const line of text.split('\n')) {
+    for (const line of text.split(/\r?\n/)) {  // cran.qry has CRLF line ends
       const m = /^\.([ITABW])\s*(.*)$/.exec(line);
       if (m) {
         if (m[1] === 'I') {

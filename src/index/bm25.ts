@@ -41,7 +41,7 @@ export class Bm25Index {
     validateObject(options as unknown, 'options');
     const k1 = options.k1 ?? 0.9;
     const b = options.b ?? 0.4;
-    if (typeof k1 !== 'number' || !(k1 >= 0)) throw invalidType('options.k1', 'a number >= 0', k1);
+    if (typeof k1 !== 'number' || !(k1 >= 0) || !Number.isFinite(k1)) throw invalidType('options.k1', 'a finite number >= 0', k1);
     if (typeof b !== 'number' || !(b >= 0 && b <= 1)) throw invalidType('options.b', 'a number in [0, 1]', b);
     const stemmer = options.stemmer ?? 'porter';
     validateOneOf(stemmer, 'options.stemmer', ['porter', 'english', 'none'] as const);
@@ -89,30 +89,49 @@ export class Bm25Index {
     }
   }
 
-  /** Mark documents deleted: they are never returned again. */
-  remove(docs: readonly number[] | Uint32Array): void {
-    const arr = docs instanceof Uint32Array ? docs : Uint32Array.from(docs as number[]);
+  /**
+   * Mark documents deleted: they are never returned again. Returns how many were removed (one
+   * already deleted counts 0). A number never added (>= size) is ERR_OUT_OF_RANGE and one that is
+   * not an integer in [0, 2^32 - 2] (−1, 1.5, 'x') a typed error, both before anything is removed.
+   */
+  remove(docs: readonly number[] | Uint32Array): number {
+    let arr: Uint32Array;
+    if (docs instanceof Uint32Array) {
+      arr = docs;
+    } else {
+      if (!Array.isArray(docs)) throw invalidType('docs', 'an array of document numbers or a Uint32Array', docs);
+      docs.forEach((d, i) => validateInteger(d, `docs[${i}]`, 0, 0xfffffffe));
+      arr = Uint32Array.from(docs as number[]);
+    }
     try {
-      this.#native.remove(arr);
+      return this.#native.remove(arr);
     } catch (e) {
       throw fromNative(e);
     }
   }
 
-  /** The best `k` documents for `query`, best first (ties: lower document number first). */
-  async search(query: string, k: number): Promise<Bm25Hits> {
+  /**
+   * The best `k` documents for `query`, best first (ties: lower document number first).
+   * `exhaustive: true` scores every posting of every query term instead of pruning with the
+   * stored score bounds (MaxScore with block-max bounds); the results are the same.
+   */
+  async search(query: string, k: number, options: { exhaustive?: boolean } = {}): Promise<Bm25Hits> {
     validateString(query, 'query');
-    return (await this.searchBatch([query], k, { threads: 1 }))[0]!;
+    validateObject(options as unknown, 'options');
+    return (await this.searchBatch([query], k, { threads: 1, exhaustive: options.exhaustive }))[0]!;
   }
 
   /** Many queries at once, spread over `threads` native threads. */
-  async searchBatch(queries: readonly string[], k: number, options: { threads?: number } = {}): Promise<Bm25Hits[]> {
+  async searchBatch(queries: readonly string[], k: number, options: { threads?: number; exhaustive?: boolean } = {}): Promise<Bm25Hits[]> {
     validateTexts(queries, 'queries');
     validateInteger(k, 'k', 1, 1 << 24);
+    validateObject(options as unknown, 'options');
     const threads = options.threads ?? availableParallelism();
     validateInteger(threads, 'options.threads', 1, 1024);
+    const exhaustive = options.exhaustive ?? false;
+    validateBoolean(exhaustive, 'options.exhaustive');
     try {
-      return await this.#native.search(queries as string[], k, threads);
+      return await this.#native.search(queries as string[], k, threads, exhaustive);
     } catch (e) {
       throw fromNative(e);
     }

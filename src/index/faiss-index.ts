@@ -1,18 +1,41 @@
 /**
- * FAISS vector index (Debian's libfaiss linked into the addon): any index_factory description,
+ * FAISS vector index (FAISS 1.15 built from its release source with runtime SIMD dispatch, linked
+ * statically into the addon; Debian's 1.7.3 with CROSSRANK_FAISS_SYSTEM=ON): any index_factory description,
  * 64-bit ids, search-time nprobe / efSearch, removal where the index type supports it, and atomic
  * save. Train, add, search, save and load run off the event loop.
  */
 import { addon, type NativeVectorIndex } from '../native.js';
-import { CrossrankError, fromNative, invalidType, validateInteger, validateObject, validateOneOf, validateString } from '../errors.js';
+import { CrossrankError, fromNative, invalidType, outOfRange, validateInteger, validateObject, validateOneOf, validateString } from '../errors.js';
 
 export type Metric = 'ip' | 'l2';
 
 export interface SearchParams {
   /** IVF lists to visit (IVF indexes). */
   nprobe?: number;
-  /** HNSW search beam width (HNSW indexes). */
+  /** HNSW search beam width (HNSW indexes, and IVF indexes whose coarse quantizer is HNSW). */
   efSearch?: number;
+  /**
+   * Refined indexes (`…,RFlat`, `…,Refine(SQ8)`): candidates fetched from the base index per
+   * result, re-ranked with the refine index's distances. 1 to 4096.
+   */
+  kFactor?: number;
+}
+
+/** Which FAISS the addon runs and which SIMD kernels it dispatches to. */
+export interface FaissInfo {
+  /** FAISS version, e.g. '1.15.0'. */
+  version: string;
+  /** Kernels in use: 'NONE' (generic), 'AVX2', 'AVX512', 'AVX512_SPR', 'ARM_NEON', 'ARM_SVE'. */
+  simdLevel: string;
+  /** One library with kernels chosen by CPUID at load (FAISS_OPT_LEVEL=dd). */
+  dynamicDispatch: boolean;
+  /** Levels this process may run (FAISS_SIMD_LEVEL in the environment picks one at load). */
+  availableLevels: string[];
+}
+
+/** The FAISS build in this addon and the SIMD level it runs at. */
+export function faissInfo(): FaissInfo {
+  return addon.NativeVectorIndex.faissInfo();
 }
 
 /** Results of `nq` queries, `k` per query, row-major; missing results have id -1. */
@@ -29,6 +52,18 @@ function dimensionError(name: string, dim: number, len: number): CrossrankError 
     'ERR_DIMENSION_MISMATCH',
     `"${name}" holds ${len} floats, which is not a whole number of ${dim}-dimensional vectors`,
   );
+}
+
+/** Caller's ids as int64: a BigInt64Array as is, or an array of non-negative safe integers. */
+function idsOf(ids: unknown): BigInt64Array {
+  if (ids instanceof BigInt64Array) return ids;
+  if (!Array.isArray(ids)) throw invalidType('ids', 'a BigInt64Array or an array of integers', ids);
+  const out = new BigInt64Array(ids.length);
+  ids.forEach((x: unknown, i) => {
+    validateInteger(x, `ids[${i}]`, 0);
+    out[i] = BigInt(x);
+  });
+  return out;
 }
 
 export class FaissIndex {
@@ -106,14 +141,7 @@ export class FaissIndex {
     const n = v.length / this.dim;
     let idArr: BigInt64Array | null = null;
     if (ids !== undefined) {
-      if (ids instanceof BigInt64Array) idArr = ids;
-      else if (Array.isArray(ids)) {
-        idArr = new BigInt64Array(ids.length);
-        ids.forEach((x, i) => {
-          validateInteger(x, `ids[${i}]`, 0);
-          idArr![i] = BigInt(x);
-        });
-      } else throw invalidType('ids', 'a BigInt64Array or an array of integers', ids);
+      idArr = idsOf(ids);
       if (idArr.length !== n) {
         throw new CrossrankError('ERR_DIMENSION_MISMATCH', `"ids" has ${idArr.length} entries for ${n} vectors`);
       }
@@ -131,7 +159,7 @@ export class FaissIndex {
     validateInteger(k, 'k', 1, 1 << 20);
     this.#params(params);
     try {
-      return await this.#native.search(q, k, params.nprobe ?? 0, params.efSearch ?? 0);
+      return await this.#native.search(q, k, params.nprobe ?? 0, params.efSearch ?? 0, params.kFactor ?? 0);
     } catch (e) {
       throw fromNative(e);
     }
@@ -147,7 +175,7 @@ export class FaissIndex {
     validateInteger(k, 'k', 1, 1 << 20);
     this.#params(params);
     try {
-      return this.#native.searchSync(q, k, params.nprobe ?? 0, params.efSearch ?? 0);
+      return this.#native.searchSync(q, k, params.nprobe ?? 0, params.efSearch ?? 0, params.kFactor ?? 0);
     } catch (e) {
       throw fromNative(e);
     }
@@ -155,13 +183,17 @@ export class FaissIndex {
 
   #params(params: SearchParams): void {
     validateObject(params as unknown, 'params');
-    if (params.nprobe !== undefined) validateInteger(params.nprobe, 'params.nprobe', 1);
-    if (params.efSearch !== undefined) validateInteger(params.efSearch, 'params.efSearch', 1);
+    if (params.nprobe !== undefined) validateInteger(params.nprobe, 'params.nprobe', 1, 1 << 30);
+    if (params.efSearch !== undefined) validateInteger(params.efSearch, 'params.efSearch', 1, 1 << 20);
+    if (params.kFactor !== undefined) {
+      if (typeof params.kFactor !== 'number') throw invalidType('params.kFactor', 'of type number', params.kFactor);
+      if (!(params.kFactor >= 1 && params.kFactor <= 4096)) throw outOfRange('params.kFactor', 'a number >= 1 and <= 4096', params.kFactor);
+    }
   }
 
   /** Remove vectors by id; returns how many were removed. ERR_INDEX_UNSUPPORTED for HNSW and the like. */
   remove(ids: BigInt64Array | readonly number[]): number {
-    const arr = ids instanceof BigInt64Array ? ids : BigInt64Array.from(ids as number[], (x) => BigInt(x));
+    const arr = idsOf(ids);
     try {
       return this.#native.remove(arr);
     } catch (e) {

@@ -33,6 +33,9 @@ export interface BiEncoderOptions extends HubOptions {
   maxBatchTokens?: number;
 }
 
+/** Outputs that hold embeddings, in the order the native embedder looks for them. */
+const EMBEDDING_OUTPUTS = ['sentence_embedding', 'last_hidden_state', 'token_embeddings'];
+
 /** sentence-transformers' files that set pooling and normalisation (fetched with a hub model). */
 const ST_FILES = ['modules.json', '1_Pooling/config.json', 'sentence_bert_config.json', 'config_sentence_transformers.json'];
 
@@ -124,6 +127,15 @@ export class BiEncoder {
       session = new addon.NativeSession(files.onnx, { intraThreads: threads, interThreads: 1, device: 'cpu', deviceId: 0, optimize: true, spinning: true });
     } catch (e) {
       throw fromNative(e);
+    }
+    const outputs = session.info().outputs;
+    if (!outputs.some((o) => EMBEDDING_OUTPUTS.includes(o.name)) && (outputs.length !== 1 || outputs[0]!.name === 'logits')) {
+      session.dispose();
+      throw new CrossrankError(
+        'ERR_MODEL_OUTPUTS',
+        `model ${files.onnx} has no embedding output (one of ${EMBEDDING_OUTPUTS.map((n) => `'${n}'`).join(', ')}; outputs: ` +
+          `${outputs.map((o) => `'${o.name}'`).join(', ')})${outputs.some((o) => o.name === 'logits') ? ': is this a cross-encoder (use CrossEncoder)?' : ''}`,
+      );
     }
     return new BiEncoder(session, tokenizer, { pooling, normalize, maxLength, batchSize, maxBatchTokens, modelPath: files.onnx, modelDir: files.dir, config: files.config });
   }

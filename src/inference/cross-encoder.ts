@@ -190,12 +190,20 @@ export class CrossEncoder extends Scorer {
       throw fromNative(e);
     }
     const outputs = session.info().outputs;
-    if (!outputs.some((o) => o.name === 'logits') && outputs.length !== 1) {
+    const out = outputs.find((o) => o.name === 'logits') ?? (outputs.length === 1 ? outputs[0] : undefined);
+    const fail = (why: string) => {
       session.dispose();
-      throw new CrossrankError(
-        'ERR_MODEL_OUTPUTS',
-        `model ${model.files.onnx} has no output 'logits' (outputs: ${outputs.map((o) => `'${o.name}'`).join(', ')})`,
-      );
+      return new CrossrankError('ERR_MODEL_OUTPUTS', `model ${model.files.onnx} ${why}`);
+    };
+    if (!out) throw fail(`has no output 'logits' (outputs: ${outputs.map((o) => `'${o.name}'`).join(', ')})`);
+    // A cross-encoder answers [batch, labels]; a bi-encoder's [batch, tokens, hidden] would be read
+    // as thousands of "labels" per pair.
+    if (out.shape.length !== 2 && out.shape.length !== 0) {  // 0: rank not declared (checked per batch)
+      throw fail(`output '${out.name}' has shape [${out.shape.join(', ')}], expected [batch, labels]: is this a bi-encoder (use BiEncoder)?`);
+    }
+    const width = out.shape[1] ?? -1;
+    if (width > 0 && width !== model.files.config.numLabels) {
+      throw fail(`output '${out.name}' has ${width} labels but config.json declares ${model.files.config.numLabels}`);
     }
     return new CrossEncoder(model, session, tokenizer);
   }

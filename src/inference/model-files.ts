@@ -67,6 +67,9 @@ function positionOffset(cfg: Record<string, unknown>): number {
   return roberta && typeof cfg.pad_token_id === 'number' ? cfg.pad_token_id + 1 : 0;
 }
 
+/** Most labels a model's config.json may declare. */
+export const MAX_LABELS = 65_536;
+
 export function readModelConfig(dir: string): ModelConfig {
   const cfg = readJson(join(dir, 'config.json')) ?? {};
   const tcfg = readJson(join(dir, 'tokenizer_config.json')) ?? {};
@@ -77,7 +80,17 @@ export function readModelConfig(dir: string): ModelConfig {
       .sort((a, b) => Number(a[0]) - Number(b[0]))
       .map(([, v]) => String(v));
   }
-  const numLabels = typeof cfg.num_labels === 'number' ? cfg.num_labels : labels.length || 1;
+  const numLabels = cfg.num_labels === undefined || cfg.num_labels === null ? labels.length || 1 : cfg.num_labels;
+  // A label count is a small positive integer; a crafted one (1e9) must not become a label array.
+  if (typeof numLabels !== 'number' || !Number.isInteger(numLabels) || numLabels < 1 || numLabels > MAX_LABELS) {
+    throw new CrossrankError(
+      'ERR_MODEL_CONFIG',
+      `${join(dir, 'config.json')}: "num_labels" must be an integer from 1 to ${MAX_LABELS}, got ${JSON.stringify(numLabels)}`,
+    );
+  }
+  if (labels.length > MAX_LABELS) {
+    throw new CrossrankError('ERR_MODEL_CONFIG', `${join(dir, 'config.json')}: "id2label" has ${labels.length} entries, more than ${MAX_LABELS}`);
+  }
   const mml = tcfg.model_max_length;
   return {
     modelType: typeof cfg.model_type === 'string' ? cfg.model_type : undefined,

@@ -17,7 +17,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { LoggerOptions } from 'pino';
 import type { Collection } from '../collection/collection.js';
-import { validateBoolean, validateInteger } from '../errors.js';
+import { validateBoolean, validateInteger, validateObject } from '../errors.js';
 import type { BiEncoder } from '../inference/bi-encoder.js';
 import { CrossEncoder } from '../inference/cross-encoder.js';
 import type { Scorer } from '../inference/scorer.js';
@@ -33,7 +33,7 @@ import { describeModel, type ModelFacts } from './info.js';
 import { checkShape, resolveLimits, shapeRules, type ServerLimits } from './limits.js';
 import { addScorerGauges, makeMetrics } from './metrics.js';
 import { searchRoutes } from './search.js';
-import { Service, type ServerState } from './service.js';
+import { Service, type NamedReranker, type ServerState } from './service.js';
 import { teiRoutes } from './tei.js';
 
 export { ApiKeys } from './auth.js';
@@ -61,6 +61,12 @@ export const DEFAULT_TIMEOUTS: Readonly<ServerTimeouts> = { requestMs: 30_000, r
 export interface ServerOptions {
   /** The cross-encoder (or pool) behind /rerank, /v1/rerank, /v2/rerank and /search's rerank step. A promise: the server answers 503 until it resolves. */
   reranker?: Awaitable<Scorer | undefined>;
+  /**
+   * Rerankers by name, for the `model` field of /v1/rerank and /v2/rerank (with two or more, a
+   * request must name one; unknown names answer 404 listing them). The first is the default
+   * (everywhere no model is named) unless `reranker` is given.
+   */
+  rerankers?: Awaitable<Record<string, Scorer> | undefined>;
   /** The bi-encoder behind /embed. */
   embedder?: Awaitable<BiEncoder | undefined>;
   /** The collection behind /search. */
@@ -213,10 +219,11 @@ export async function createServer(options: ServerOptions = {}): Promise<Fastify
   // Models: given or promised. Until all are there, /health and model routes answer 503.
   let facts: { reranker: ModelFacts | null; embedder: ModelFacts | null } = { reranker: null, embedder: null };
   const ready = (async () => {
-    const [reranker, embedder, collection] = await Promise.all([options.reranker, options.embedder, options.collection]);
-    let rerankerTokenizer: Tokenizer | undefined;
-    if (reranker instanceof CrossEncoder) rerankerTokenizer = reranker.tokenizer;
-    else if (reranker instanceof RerankPool) rerankerTokenizer = Tokenizer.fromFile(reranker.model.files.tokenizer);
+    const [given, embedder, collection, named] = await Promise.all([options.reranker, options.embedder, options.collection, options.rerankers]);
+    if (named !== undefined) validateObject(named, 'options.rerankers');
+    const reranker = given ?? (named ? Object.values(named)[0] : undefined);
+    const tokenizerOf = (r: Scorer) => (r instanceof CrossEncoder ? r.tokenizer : r instanceof RerankPool ? Tokenizer.fromFile(r.model.files.tokenizer) : undefined);
+    const rerankerTokenizer = reranker ? tokenizerOf(reranker) : undefined;
     facts = {
       reranker: reranker ? await describeModel(reranker, options.modelId) : null,
       embedder: embedder ? await describeModel(embedder, reranker ? undefined : options.modelId) : null,
@@ -225,6 +232,14 @@ export async function createServer(options: ServerOptions = {}): Promise<Fastify
     if (reranker) addScorerGauges(metrics, reranker);
     svc.modelId = facts.reranker?.id ?? facts.embedder?.id ?? options.modelId ?? 'crossrank';
     svc.models = { ...(reranker ? { reranker } : {}), ...(rerankerTokenizer ? { rerankerTokenizer } : {}), ...(embedder ? { embedder } : {}), ...(collection ? { collection } : {}) };
+    if (named && reranker) {
+      const all = new Map<string, NamedReranker>(given ? [[svc.modelId, { scorer: given, ...(rerankerTokenizer ? { tokenizer: rerankerTokenizer } : {}) }]] : []);
+      for (const [name, scorer] of Object.entries(named)) {
+        const tokenizer = scorer === reranker ? rerankerTokenizer : tokenizerOf(scorer);
+        all.set(name, { scorer, ...(tokenizer ? { tokenizer } : {}) });
+      }
+      svc.models.rerankers = all;
+    }
     if (svc.state === 'loading') svc.state = 'ready';
   })();
   ready.catch((e: unknown) => {
@@ -308,7 +323,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Fastify
   };
   app.decorate('crossrank', control);
   // Models given as values: the server is ready when created. Promised ones: it answers 503 until then.
-  const promised = [options.reranker, options.embedder, options.collection].some((m) => typeof (m as { then?: unknown } | undefined)?.then === 'function');
+  const promised = [options.reranker, options.rerankers, options.embedder, options.collection].some((m) => typeof (m as { then?: unknown } | undefined)?.then === 'function');
   if (!promised) await ready;
   return app;
 }

@@ -96,6 +96,7 @@ export function cohereRoutes(app: FastifyInstance, svc: Service): void {
     // Long documents: with max_chunks_per_doc, overlapping windows, the best one scoring (Cohere's meaning).
     const { results, tokens } = await svc.rerank(req, reply, {
       route: '/v1/rerank',
+      ...(body.model !== undefined ? { model: body.model } : {}),
       query: body.query,
       texts,
       truncate: true,
@@ -119,6 +120,7 @@ export function cohereRoutes(app: FastifyInstance, svc: Service): void {
     const body = req.body as V2Body;
     const { results, tokens } = await svc.rerank(req, reply, {
       route: '/v2/rerank',
+      ...(body.model !== undefined ? { model: body.model } : {}),
       query: body.query,
       texts: body.documents,
       truncate: true,

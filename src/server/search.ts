@@ -1,5 +1,11 @@
-/** crossrank's own two-stage search over a collection: POST /search → hits with their movement. */
+/**
+ * crossrank's own two-stage search over a collection: POST /search → hits with their movement.
+ * A Pipeline over the collection's retriever does the work; `model` picks one of the server's
+ * rerankers (as in /v1/rerank).
+ */
 import type { FastifyInstance } from 'fastify';
+import { Pipeline } from '../pipeline/pipeline.js';
+import { CollectionRetriever } from '../retrievers/collection.js';
 import { HttpError } from './errors.js';
 import type { Service } from './service.js';
 
@@ -9,6 +15,7 @@ interface SearchBody {
   candidates?: number;
   top_k?: number;
   rerank?: boolean;
+  model?: string;
   latency_budget_ms?: number;
 }
 
@@ -24,6 +31,7 @@ export function searchRoutes(app: FastifyInstance, svc: Service): void {
       candidates: { type: 'integer', minimum: 1, maximum: L.maxCandidates },
       top_k: { type: 'integer', minimum: 1, maximum: L.maxTopN },
       rerank: { type: 'boolean' },
+      model: { type: 'string', maxLength: 256 },
       latency_budget_ms: { type: 'number', exclusiveMinimum: 0, maximum: 3_600_000 },
     },
   };
@@ -33,19 +41,19 @@ export function searchRoutes(app: FastifyInstance, svc: Service): void {
     const reranker = svc.models.reranker;
     if (body.rerank && !reranker) throw new HttpError(404, 'Unavailable', 'ERR_NOT_CONFIGURED', '`rerank: true` needs a reranker; this server was started without one');
     const useRerank = body.rerank ?? Boolean(reranker);
+    const retriever = new CollectionRetriever(col, body.first ? { first: body.first } : {});
+    const pipeline = new Pipeline({ retriever, ...(useRerank && reranker ? { rerank: svc.pick('/search', body.model).scorer } : {}) });
     const res = await svc.run(req, reply, (signal) =>
-      col.search(body.query, {
-        ...(body.first ? { first: body.first } : {}),
-        ...(body.candidates ? { candidates: body.candidates } : {}),
-        ...(body.top_k ? { topK: body.top_k } : {}),
-        ...(useRerank && reranker ? { rerank: reranker } : {}),
+      pipeline.search(body.query, {
+        candidates: body.candidates ?? 100,
+        topK: body.top_k ?? 10,
         ...(useRerank && body.latency_budget_ms ? { latencyBudgetMs: body.latency_budget_ms } : {}),
         signal,
       }),
     );
     if (useRerank && reranker) svc.metrics.pairs.inc(res.plan ? res.plan.rerank : res.candidates);
     return {
-      first: res.first,
+      first: retriever.first,
       candidates: res.candidates,
       hits: res.hits.map((h) => ({
         id: h.id,
@@ -59,6 +67,7 @@ export function searchRoutes(app: FastifyInstance, svc: Service): void {
         reranked: h.reranked,
       })),
       timings: { first_stage_ms: res.timings.firstStageMs, rerank_ms: res.timings.rerankMs, total_ms: res.timings.totalMs },
+      stages: res.stages.map((s) => ({ name: s.name, candidates: s.candidates, reranked: s.reranked, kept: s.kept, ms: s.ms })),
       ...(res.plan ? { plan: res.plan } : {}),
     };
   });

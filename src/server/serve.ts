@@ -4,6 +4,7 @@
  * drain: readiness flips to 503, requests in flight finish (or are aborted after the drain
  * timeout), then the process exits 0.
  */
+import { readFileSync } from 'node:fs';
 import { Collection } from '../collection/collection.js';
 import { CrossrankError } from '../errors.js';
 import type { DownloadProgress } from '../hub/hub.js';
@@ -14,7 +15,10 @@ import { ApiKeys, createServer, type ServerLimits, type ServerTimeouts } from '.
 import { isLoopback } from './auth.js';
 
 export interface ServeOptions {
-  rerank?: string;
+  /** A cross-encoder (model directory or hub id), or several as `name=model` (or bare: named by the model as given); the first is the default. */
+  rerank?: string | string[];
+  /** A JSON file `{ "rerankers": { "<name>": "<model directory or hub id>", … } }`, added after `rerank`. */
+  rerankConfig?: string;
   embedder?: string;
   collection?: string;
   workers?: number;
@@ -44,8 +48,35 @@ function gatherKeys(o: ServeOptions): string[] {
   return [...o.apiKey, ...(env ? ApiKeys.parseList(env, 'CROSSRANK_API_KEYS') : []), ...(o.apiKeyFile ? ApiKeys.readFile(o.apiKeyFile) : [])];
 }
 
+/** The rerankers to load, [name, model] in order: --rerank values, then the config file's. */
+function rerankerSpecs(o: ServeOptions): [string, string][] {
+  const specs: [string, string][] = (typeof o.rerank === 'string' ? [o.rerank] : (o.rerank ?? [])).map((v) => {
+    const at = v.indexOf('=');
+    return at > 0 ? [v.slice(0, at), v.slice(at + 1)] : [v, v];
+  });
+  if (o.rerankConfig) {
+    let config: unknown;
+    try {
+      config = JSON.parse(readFileSync(o.rerankConfig, 'utf8'));
+    } catch (e) {
+      throw new CrossrankError('ERR_RERANK_CONFIG', `cannot read the reranker config ${o.rerankConfig}: ${(e as Error).message}`);
+    }
+    const r = (config as { rerankers?: unknown } | null)?.rerankers;
+    if (r === null || typeof r !== 'object' || Array.isArray(r) || !Object.values(r).every((m) => typeof m === 'string' && m)) {
+      throw new CrossrankError('ERR_RERANK_CONFIG', `${o.rerankConfig} must hold { "rerankers": { "<name>": "<model directory or hub id>", … } }`);
+    }
+    specs.push(...(Object.entries(r) as [string, string][]));
+  }
+  const names = specs.map(([n]) => n);
+  const dup = names.find((n, i) => names.indexOf(n) !== i);
+  if (dup !== undefined) throw new CrossrankError('ERR_RERANK_CONFIG', `two rerankers are named ${JSON.stringify(dup)}; name them apart with --rerank name=model`);
+  if (specs.some(([n, m]) => !n || !m)) throw new CrossrankError('ERR_RERANK_CONFIG', 'a reranker needs a name and a model (--rerank name=model)');
+  return specs;
+}
+
 export async function serve(o: ServeOptions): Promise<void> {
-  if (!o.rerank && !o.embedder && !o.collection) throw new CrossrankError('ERR_INVALID_ARG_VALUE', 'serve needs at least one of --rerank, --embedder, --collection');
+  const specs = rerankerSpecs(o);
+  if (!specs.length && !o.embedder && !o.collection) throw new CrossrankError('ERR_INVALID_ARG_VALUE', 'serve needs at least one of --rerank, --embedder, --collection');
   const keys = new ApiKeys(gatherKeys(o), '--api-key');
   const loopback = o.host === 'localhost' || isLoopback(o.host.replace(/^\[(.*)\]$/, '$1'));
   if (o.apiKeyFile && keys.size === 0) throw new CrossrankError('ERR_API_KEY_FILE', `the API key file ${o.apiKeyFile} holds no key`);
@@ -57,13 +88,17 @@ export async function serve(o: ServeOptions): Promise<void> {
   }
 
   let reranker: Promise<CrossEncoder | RerankPool | undefined> = Promise.resolve(undefined);
+  const named: Record<string, CrossEncoder | RerankPool> = {};
   let embedder: Promise<BiEncoder | undefined> = Promise.resolve(undefined);
   let collection: Promise<Collection | undefined> = Promise.resolve(undefined);
   const hub = o.onDownload ? { onDownload: o.onDownload } : {};
   const load = async () => {
     // One after another: downloads and ONNX sessions do not compete for the cores.
-    if (o.rerank) reranker = o.workers ? RerankPool.create(o.rerank, { workers: o.workers, maxQueue: o.maxQueue, ...hub }) : CrossEncoder.load(o.rerank, hub);
-    await reranker;
+    for (const [name, model] of specs) {
+      named[name] = await (o.workers ? RerankPool.create(model, { workers: o.workers, maxQueue: o.maxQueue, ...hub }) : CrossEncoder.load(model, hub));
+    }
+    // One reranker: served as before (any `model` name reaches it); several: by name.
+    if (specs.length === 1) reranker = Promise.resolve(named[specs[0]![0]]);
     if (o.embedder) embedder = BiEncoder.load(o.embedder, hub);
     await embedder;
     if (o.collection) collection = Collection.open(o.collection, { readOnly: true });
@@ -72,6 +107,7 @@ export async function serve(o: ServeOptions): Promise<void> {
   const loading = load();
   const app = await createServer({
     reranker: loading.then(() => reranker),
+    rerankers: loading.then(() => (specs.length > 1 ? named : undefined)),
     embedder: loading.then(() => embedder),
     collection: loading.then(() => collection),
     autoTruncate: o.autoTruncate,
@@ -98,8 +134,8 @@ export async function serve(o: ServeOptions): Promise<void> {
     app.log.info(d, 'drained');
     await app.close();
     if (loaded) {
-      const [r, c] = await Promise.all([reranker, collection]);
-      if (r instanceof RerankPool) await r.close();
+      const c = await collection;
+      for (const r of Object.values(named)) if (r instanceof RerankPool) await r.close();
       await c?.close();
     }
     process.exit(0);

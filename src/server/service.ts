@@ -17,8 +17,16 @@ import type { Metrics } from './metrics.js';
 
 export type ServerState = 'loading' | 'ready' | 'draining' | 'failed';
 
+/** One reranker the server can serve by name. */
+export interface NamedReranker {
+  scorer: Scorer;
+  tokenizer?: Tokenizer;
+}
+
 export interface Models {
   reranker?: Scorer;
+  /** Every reranker by the name a request's `model` gives (the default one included). */
+  rerankers?: Map<string, NamedReranker>;
   /** The reranker's tokenizer (pair lengths before scoring), when it has one. */
   rerankerTokenizer?: Tokenizer;
   embedder?: BiEncoder;
@@ -27,6 +35,8 @@ export interface Models {
 
 export interface RerankCall {
   route: string;
+  /** The reranker a request names (Cohere's `model`); default: the server's default reranker. */
+  model?: string;
   query: string;
   texts: string[];
   /** false: refuse (413) pairs over the model's limit, found by tokenizing before scoring. */
@@ -137,12 +147,25 @@ export class Service {
     }
   }
 
+  /**
+   * The reranker a request names. With one reranker, any name reaches it (Cohere's clients always
+   * send some model name); with several, the name must be one of them (404 listing them).
+   */
+  pick(route: string, model: string | undefined): NamedReranker {
+    const scorer = this.need('reranker', route);
+    const named = this.models.rerankers;
+    if (model === undefined || !named || named.size <= 1) return { scorer, ...(this.models.rerankerTokenizer ? { tokenizer: this.models.rerankerTokenizer } : {}) };
+    const r = named.get(model);
+    if (r) return r;
+    const models = [...named.keys()];
+    throw new HttpError(404, 'NotFound', 'ERR_MODEL_NOT_FOUND', `model ${JSON.stringify(model.slice(0, 256))} is not served here; the rerankers are: ${models.map((m) => JSON.stringify(m)).join(', ')}`, { models });
+  }
+
   /** Rerank with the configured scorer: limits that need tokens are checked before any scoring. */
   rerank(req: FastifyRequest, reply: FastifyReply, call: RerankCall): Promise<RerankOutcome> {
-    const scorer = this.need('reranker', call.route);
+    const { scorer, tokenizer: tok } = this.pick(call.route, call.model);
     if (call.texts.length === 0) throw validation('ERR_EMPTY_INPUT', '`texts` / `documents` cannot be empty');
     return this.run(req, reply, async (signal) => {
-      const tok = this.models.rerankerTokenizer;
       let texts = call.texts;
       let lengths: { query: number; docs: Uint32Array } | null = null;
       if (tok && (!call.truncate || call.maxTokensPerDoc !== undefined || call.countTokens)) {
