@@ -92,11 +92,13 @@ describe('every error is a CrossrankError with a code', () => {
     expect(asBi.message).toContain('is a cross-encoder (BertForSequenceClassification), not an embedding model: load it with CrossEncoder.load');
   });
 
-  it('FAISS errors say what failed without C++ signatures; the original is the cause', () => {
+  it('FAISS errors say what failed without C++ signatures; the original, with them, is the cause', () => {
     const e = errorOf(() => FaissIndex.create(8, 'IVF4,PQ3'));
     expect(e.code).toBe('ERR_INDEX_FACTORY');
-    expect(e.message).toBe(`FAISS cannot build index "IVF4,PQ3" for dimension 8: 'd % M == 0' failed: The dimension of the vector (d) should be a multiple of the number of subquantizers (M)`);
-    expect(String((e.cause as Error).message)).toContain('faiss::ProductQuantizer');
+    expect(e.message.startsWith('FAISS cannot build index "IVF4,PQ3" for dimension 8: ')).toBe(true);
+    expect(e.message).toContain('multiple of the number of subquantizers');
+    expect(e.message).not.toMatch(/faiss::|\.cpp:\d+|Error in /);
+    expect(String((e.cause as Error).message)).toMatch(/Error in .*faiss::.* at .*\.cpp:\d+/);
   });
 
   it('did-you-mean: close slips only, case and separators ignored', () => {
