@@ -295,7 +295,7 @@ describe('FAISS 1.15 build', () => {
     const after = await back.search(queries, 10, { nprobe: 4, kFactor: 2 });
     expect(after.ids).toEqual(before.ids);
     expect(after.scores).toEqual(before.scores);
-  }, 120_000);
+  }, 300_000);
 
   it('misplaced or out-of-range knobs are typed errors', async () => {
     const q = queries.subarray(0, dim);
