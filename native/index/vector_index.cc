@@ -292,7 +292,13 @@ FaissBuildInfo faiss_build_info() {
   info.version = FAISS_VERSION_STRING;
 #if CROSSRANK_FAISS_MODERN
   info.simd_level = faiss::SIMDConfig::get_level_name();
+  // SIMDConfig::has_dynamic_dispatch() is evaluated in this file, built without FAISS's private
+  // FAISS_ENABLE_DD: the build says it instead.
+#ifdef CROSSRANK_FAISS_DD
+  info.dynamic_dispatch = true;
+#else
   info.dynamic_dispatch = faiss::SIMDConfig::has_dynamic_dispatch();
+#endif
   for (auto l : {faiss::SIMDLevel::NONE, faiss::SIMDLevel::AVX2, faiss::SIMDLevel::AVX512, faiss::SIMDLevel::AVX512_SPR,
                  faiss::SIMDLevel::ARM_NEON, faiss::SIMDLevel::ARM_SVE})
     if (faiss::SIMDConfig::is_simd_level_available(l)) info.available.push_back(faiss::to_string(l));
