@@ -4,6 +4,7 @@
 #   scripts/fuzz.sh TARGET SECONDS [ARGS] run one for SECONDS (extra libFuzzer ARGS passed on)
 #   scripts/fuzz.sh all SECONDS           each target in turn, SECONDS each
 #   scripts/fuzz.sh replay [TARGET...]    run the committed regression inputs once each
+#   scripts/fuzz.sh replay-files TARGET FILE...  run these inputs once each (built already)
 # Targets: tok_encode tok_load tok_pair bm25_load faiss_load. The run's corpus grows in
 # build/fuzz/corpus/TARGET (seeded from test/native/fuzz/corpus/TARGET); crashes land in
 # build/fuzz/crashes/TARGET. FUZZ_JOBS=N runs N processes in parallel (default 1).
@@ -36,6 +37,16 @@ tokenizers() {
   echo "${list[*]}"
 }
 
+# faiss_load: Debian's FAISS 1.7.3 reader leaks what it built when it throws half-way (its own
+# code, not crossrank's), and sizes vectors from counts in the file: leaks are not checked there,
+# and one allocation is capped at 1 GiB (fuzz_faiss_load takes std::bad_alloc from the reader).
+asan_options() {
+  case $1 in
+    faiss_load) echo "detect_leaks=0:abort_on_error=1:allocator_may_return_null=1:max_allocation_size_mb=1024" ;;
+    *) echo "detect_leaks=1:abort_on_error=1" ;;
+  esac
+}
+
 run() {
   local t=$1 secs=$2; shift 2
   case " $targets " in *" $t "*) ;; *) echo "fuzz: unknown target $t ($targets)" >&2; exit 2 ;; esac
@@ -43,22 +54,23 @@ run() {
   mkdir -p "$corpus" "$crashes"
   [ -f "$fuzzdir/$t.dict" ] && dict=(-dict="$fuzzdir/$t.dict")
   [ "${FUZZ_JOBS:-1}" -gt 1 ] && jobs=(-jobs="$FUZZ_JOBS" -workers="$FUZZ_JOBS")
-  CROSSRANK_FUZZ_TOKENIZERS=$(tokenizers) \
-  ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+  CROSSRANK_FUZZ_TOKENIZERS=$(tokenizers) ASAN_OPTIONS=${ASAN_OPTIONS:-$(asan_options "$t")} \
+  UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
     "$out/fuzz_$t" -max_total_time="$secs" -print_final_stats=1 -rss_limit_mb=4096 -timeout=30 \
       -artifact_prefix="$crashes/" "${dict[@]}" "${jobs[@]}" "$@" "$corpus" "$fuzzdir/corpus/$t"
 }
 
 replay() {
   local t f any
-  for t in "${@:-$targets}"; do
+  [ $# -gt 0 ] || set -- $targets
+  for t in "$@"; do
     any=0
     for f in "$fuzzdir/regressions/$t"/*; do
       [ -f "$f" ] || continue
       any=1
     done
     [ "$any" = 1 ] || continue
-    CROSSRANK_FUZZ_TOKENIZERS=$(tokenizers) "$out/fuzz_$t" -runs=1 "$fuzzdir/regressions/$t"/*
+    CROSSRANK_FUZZ_TOKENIZERS=$(tokenizers) ASAN_OPTIONS=$(asan_options "$t") "$out/fuzz_$t" -runs=1 "$fuzzdir/regressions/$t"/*
   done
 }
 
@@ -66,6 +78,8 @@ case "${1:-}" in
   build) build ;;
   all) build; for t in $targets; do run "$t" "${2:?seconds}"; done ;;
   replay) shift; build; replay "$@" ;;
-  "") sed -n '2,9p' "$0"; exit 2 ;;
+  replay-files) t=${2:?target}; shift 2
+    CROSSRANK_FUZZ_TOKENIZERS=$(tokenizers) ASAN_OPTIONS=$(asan_options "$t") "$out/fuzz_$t" -runs=1 "$@" ;;
+  "") sed -n '2,10p' "$0"; exit 2 ;;
   *) build; run "$1" "${2:?seconds}" "${@:3}" ;;
 esac

@@ -15,6 +15,8 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 # from GitHub) with OpenBLAS and OpenMP. libfaiss-dev is Debian's 1.7.3: the
 # CROSSRANK_FAISS_SYSTEM=ON fallback and bench/search's baseline.
 pkgs="patchelf libfaiss-dev libopenblas0-pthread libutf8proc-dev libonig-dev nlohmann-json3-dev libstemmer-dev cmake g++ ccache python3-onnx python3-numpy nginx"
+# clang with libFuzzer and the sanitizer runtimes, and LLVM's omp.h: the fuzz targets (scripts/fuzz.sh).
+pkgs="$pkgs clang-14 libclang-rt-14-dev libomp-14-dev"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

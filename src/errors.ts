@@ -1,6 +1,10 @@
+/** Marks every error this library makes, whatever built-in class it extends. */
+const BRAND = Symbol.for('crossrank.error');
+
 /**
  * One error class for the library. Every error carries a stable `code`; argument errors are
- * TypeError/RangeError subclasses so `instanceof TypeError` keeps working.
+ * TypeError/RangeError subclasses so `instanceof TypeError` keeps working, and they are
+ * `instanceof CrossrankError` too.
  */
 export class CrossrankError extends Error {
   readonly code: string;
@@ -8,6 +12,13 @@ export class CrossrankError extends Error {
     super(message, options);
     this.name = 'CrossrankError';
     this.code = code;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  /** Any error crossrank throws (CrossrankError, or its coded TypeError / RangeError); subclasses test their own prototype. */
+  static [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== CrossrankError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
   }
 }
 
@@ -36,9 +47,17 @@ export class BatchError<T> extends CrossrankError {
 
 class CodedTypeError extends TypeError {
   readonly code = 'ERR_INVALID_ARG_TYPE';
+  constructor(message: string) {
+    super(message);
+    Object.defineProperty(this, BRAND, { value: true });
+  }
 }
 class CodedRangeError extends RangeError {
   readonly code = 'ERR_OUT_OF_RANGE';
+  constructor(message: string) {
+    super(message);
+    Object.defineProperty(this, BRAND, { value: true });
+  }
 }
 
 function describe(value: unknown): string {
@@ -87,12 +106,59 @@ export function validateObject(value: unknown, name: string): asserts value is R
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalidType(name, 'of type object', value);
 }
 
+/**
+ * FAISS's exception text names the C++ function and source line ("Error in void
+ * faiss::ProductQuantizer::set_derived_values() at ./faiss/impl/ProductQuantizer.cpp:59: Error:
+ * 'd % M == 0' failed: …"); the user needs only what failed. The full text stays in `cause`.
+ */
+export function withoutCppFrames(message: string): string {
+  return message.replace(/Error in [^\n]*? at [^\s:]+:\d+: (Error: )?/g, '');
+}
+
 /** Wrap an error thrown by the addon (which carries `code`) into a CrossrankError. */
 export function fromNative(e: unknown): Error {
   if (e instanceof CrossrankError || e instanceof TypeError || e instanceof RangeError) return e;
   if (e instanceof Error) {
     const code = (e as Error & { code?: string }).code ?? 'ERR_NATIVE';
-    return new CrossrankError(code, e.message, { cause: e });
+    return new CrossrankError(code, withoutCppFrames(e.message), { cause: e });
   }
   return new CrossrankError('ERR_NATIVE', String(e));
+}
+
+/** Edit distance between two short strings (option names), case and `_`/`-` ignored. */
+function distance(a: string, b: string): number {
+  const x = a.toLowerCase().replace(/[-_]/g, '');
+  const y = b.toLowerCase().replace(/[-_]/g, '');
+  let prev = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= y.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (x[i - 1] === y[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[y.length]!;
+}
+
+/** The allowed name closest to `key`, when it is close enough to be a slip. */
+export function didYouMean(key: string, allowed: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const a of allowed) {
+    const d = distance(key, a);
+    if (d < bestD) [best, bestD] = [a, d];
+  }
+  return bestD <= Math.max(2, Math.floor(key.length / 3)) ? best : undefined;
+}
+
+/** Refuse option keys that are not `allowed` (ERR_UNKNOWN_OPTION, with a did-you-mean): a misspelt option must not be ignored. */
+export function validateKeys(value: object, name: string, allowed: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (allowed.includes(key)) continue;
+    const near = didYouMean(key, allowed);
+    throw new CrossrankError('ERR_UNKNOWN_OPTION', `${name}.${key} is not an option${near ? ` — did you mean ${name}.${near}?` : ''} (options: ${allowed.join(', ')})`);
+  }
+}
+
+/** Refuse an empty or blank string (ERR_EMPTY_INPUT). */
+export function validateNonEmpty(value: string, name: string): void {
+  if (value.trim() === '') throw new CrossrankError('ERR_EMPTY_INPUT', `The "${name}" argument must not be empty or blank`);
 }

@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
 import { CrossrankError } from './errors.js';
 
 process.env.ORT_DISABLE_TELEMETRY ??= '1';
@@ -155,6 +156,8 @@ export interface Addon {
     new (opts: { k1: number; b: number; stemmer: string; stopwords: boolean }): NativeBm25;
     load(path: string): Promise<NativeBm25>;
   };
+  /** Tells running native jobs that the process is exiting (they stop at their next step). */
+  beginExit(): void;
 }
 
 const require = createRequire(import.meta.url);
@@ -211,3 +214,7 @@ function loadError(path: string, cause: unknown): CrossrankError {
 }
 
 export const addon: Addon = loadAddon(findAddon());
+// When the process exits, native jobs (scoring, embedding, batch tokenizing) stop at their next
+// step instead of running to the end while Node waits for its thread pool. Only the main thread's
+// exit ends the process; a worker thread's does not.
+if (isMainThread) process.once('exit', () => addon.beginExit());

@@ -161,6 +161,17 @@ describe('benchmarks (smoke)', () => {
     }
   }, 180_000);
 
+  it('bench/cascade --test: mean times per search, the ratio of the two and the stage times consistent', () => {
+    const out = run('cascade');
+    const [oneMs] = figures(out, /one stage \(large over 100\): ([\d.]+) ms per search/);
+    const [keep, casMs, firstMs, smallMs, largeMs] = figures(out, /cascade \(small 100 → (\d+), large \d+ → 10\): ([\d.]+) ms per search \(first stage ([\d.]+) ms, small ([\d.]+) ms, large ([\d.]+) ms\)/);
+    expect(keep).toBe(20);
+    expect(firstMs! + smallMs! + largeMs!).toBeLessThanOrEqual(casMs! + 0.15);
+    const [r, shared] = figures(out, /one stage \/ cascade: ([\d.]+)×; top 10 shared with the one-stage ranking: ([\d.]+) of 10/);
+    agrees(r!, oneMs! / casMs!);
+    expect(shared! >= 0 && shared! <= 10).toBe(true);
+  }, 180_000);
+
   it('bench/bm25 --test: pruned equals exhaustive; build rate, percentiles and speed-ups agree with their figures', () => {
     const out = run('bm25');
     const [argDocs, argQueries, argK] = figures(out, /ArguAna (\d+) documents, (\d+) queries: top (\d+) pruned vs exhaustive: identical/);

@@ -61,16 +61,20 @@ describe('server: named rerankers and /search through the pipeline', () => {
     for (const model of ['long', 'short']) {
       const res = await post('/search', { query: Q, candidates: 30, top_k: 5, model });
       expect(res.statusCode).toBe(200);
-      const body = res.json() as { first: string; hits: { id: string; score: number; first_stage_rank: number; moved: number }[]; stages: { name: string; candidates: number; reranked: number; kept: number }[] };
+      const body = res.json() as { first: string; hits: { id: string; score: number; first_stage_rank: number; stage: number }[]; stages: { name: string; candidates: number; reranked: number; kept: number }[] };
       const lib = await new Pipeline({ retriever: new CollectionRetriever(col, { first: 'bm25' }), rerank: model === 'long' ? long : short, candidates: 30, topK: 5 }).search(Q);
       expect(body.first).toBe('bm25');
-      expect(body.hits.map((h) => [h.id, h.score, h.first_stage_rank])).toEqual(lib.hits.map((h) => [h.id, h.score, h.firstStageRank]));
+      expect(body.hits.map((h) => [h.id, h.score, h.first_stage_rank, h.stage])).toEqual(lib.hits.map((h) => [h.id, h.score, h.firstStageRank, 1]));
       expect(body.stages.map((s) => [s.name, s.candidates, s.reranked, s.kept])).toEqual([
         ['first', 30, 0, 30],
         ['rerank1', 30, 30, 30],
       ]);
     }
     expect((await post('/search', { query: Q, model: 'nope' })).statusCode).toBe(404);
+    // The collection has no dense index: the request's fault (422), named.
+    const dense = await post('/search', { query: Q, first: 'dense' });
+    expect(dense.statusCode).toBe(422);
+    expect(dense.json().code).toBe('ERR_NO_DENSE_INDEX');
   });
 
   it('a server with one reranker takes any model name (Cohere clients always send one)', async () => {

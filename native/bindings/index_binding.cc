@@ -186,6 +186,7 @@ Napi::Value VectorIndexWrap::SearchSync(const Napi::CallbackInfo& info) {
   const auto [nq, k] = search_shape(env, info[1], q.ElementLength(), index->dim());
   const index::SearchParams p = search_params(info);
   SearchResultJs r(env, nq, k);
+  inflight::Scope running;  // a worker thread's call may still run while the process exits
   sync(env, [&] { index->search(q.Data(), nq, k, p, r.scores.Data(), r.ids.Data()); });
   return r.object;
 }

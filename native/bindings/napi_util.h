@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/error.h"
+#include "common/inflight.h"
 
 namespace crossrank::bind {
 
@@ -134,6 +135,7 @@ class LambdaWorker : public Napi::AsyncWorker {
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)), done_(std::move(done)) {}
   Napi::Promise promise() { return deferred_.Promise(); }
   void Execute() override {
+    inflight::Scope running;
     std::string message;
     if (!run_capturing(work_, code_, message)) SetError(message);
   }

@@ -81,7 +81,16 @@ class SearchDispatcher {
     Napi::Promise promise = job->deferred.Promise();
     if (pending_++ == 0) tsfn_.Ref(env);
     const bool queued = exec_->submit([this, job] {
-      job->ok = run_capturing(job->work, job->code, job->message);
+      {
+        inflight::Scope running;
+        if (inflight::exiting()) {
+          job->ok = false;
+          job->code = "ERR_ABORTED";
+          job->message = "the process is exiting";
+        } else {
+          job->ok = run_capturing(job->work, job->code, job->message);
+        }
+      }
       if (tsfn_.NonBlockingCall(job) != napi_ok) delete job;  // the environment is going away
     });
     if (!queued) {

@@ -73,6 +73,7 @@ class ScoreWorker : public Napi::AsyncWorker {
   Napi::Promise promise() { return deferred_.Promise(); }
 
   void Execute() override {
+    inflight::Scope running;
     try {
       infer::score(*tok_, *session_, req_, cancel_, out_);
     } catch (const Error& e) {

@@ -82,6 +82,11 @@ void run_batch(const tok::Tokenizer& t, const BatchInput& in, BatchOutput& out) 
     for (;;) {
       size_t i = next.fetch_add(1);
       if (i >= n) return;
+      if (inflight::exiting()) {
+        out.err_code[i] = "ERR_ABORTED";
+        out.err_msg[i] = "the process is exiting";
+        continue;
+      }
       try {
         if (in.has_pairs) {
           std::string_view b = in.b[i];
@@ -175,7 +180,10 @@ class EncodeWorker : public Napi::AsyncWorker {
   EncodeWorker(Napi::Env env, std::shared_ptr<tok::Tokenizer> t, BatchInput in)
       : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), tok_(std::move(t)), in_(std::move(in)) {}
   Napi::Promise promise() { return deferred_.Promise(); }
-  void Execute() override { run_batch(*tok_, in_, out_); }
+  void Execute() override {
+    inflight::Scope running;
+    run_batch(*tok_, in_, out_);
+  }
   void OnOK() override {
     Napi::HandleScope scope(Env());
     deferred_.Resolve(to_js(Env(), *tok_, out_, in_.want_tokens));
@@ -221,7 +229,10 @@ TokenizerWrap::TokenizerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
 Napi::Value TokenizerWrap::EncodeBatch(const Napi::CallbackInfo& info) {
   BatchInput in = read_input(info);
   BatchOutput out;
-  run_batch(*tok_, in, out);
+  {
+    inflight::Scope running;  // a worker thread's call may still run while the process exits
+    run_batch(*tok_, in, out);
+  }
   return to_js(info.Env(), *tok_, out, in.want_tokens);
 }
 

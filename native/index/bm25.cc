@@ -360,7 +360,10 @@ std::vector<Hit> Bm25Index::search_pruned(const std::vector<std::string>& toks, 
   prepare(q, toks, vocab_, postings_, with_terms_, total_len_, params_);
   const size_t m = q.terms.size();
   if (m == 0) return {};
-  const uint32_t kWindow = getenv("BM25_W") ? atoi(getenv("BM25_W")) : 4096;
+  // Windows start small (the first is scored before there is a threshold) and double up to
+  // kMaxWindow documents: 512 KiB of accumulators, which stay in cache.
+  constexpr uint32_t kFirstWindow = 4096, kMaxWindow = 65536;
+  uint32_t window = kFirstWindow;
   struct Cursor {
     const Posting* begin;
     const Posting* p;
@@ -437,10 +440,8 @@ std::vector<Hit> Bm25Index::search_pruned(const std::vector<std::string>& toks, 
   for (uint32_t i = 0; i < m; ++i) by_list[i] = i;
   std::sort(by_list.begin(), by_list.end(), [&](uint32_t x, uint32_t y) { return cur[x].list_ub < cur[y].list_ub; });
 
-  size_t dbg_probe = 0, dbg_ess = 0, dbg_cand = 0, dbg_full = 0, dbg_total = 0, dbg_win = 0, dbg_ne = 0;
-  for (auto& c : cur) dbg_total += c.end - c.begin;
-  std::vector<int64_t> acc(kWindow, 0);
-  std::vector<uint64_t> hit_bits(kWindow / 64 + 1, 0);
+  std::vector<int64_t> acc(kMaxWindow, 0);
+  std::vector<uint64_t> hit_bits(kMaxWindow / 64, 0);
   std::vector<uint32_t> order(m);
   uint32_t lo = 0;
   while (true) {
@@ -456,7 +457,7 @@ std::vector<Hit> Bm25Index::search_pruned(const std::vector<std::string>& toks, 
     }
     if (first == UINT32_MAX) break;
     lo = first;
-    const uint32_t hi = lo + std::min<uint32_t>(kWindow, UINT32_MAX - lo);
+    const uint32_t hi = lo + std::min<uint32_t>(window, UINT32_MAX - lo);
     // Window bounds and the split into non-essential (order[0..ne)) and essential terms. The
     // skipped terms take part too: a document they hold needs their score to be complete.
     size_t live_terms = 0;
@@ -471,8 +472,11 @@ std::vector<Hit> Bm25Index::search_pruned(const std::vector<std::string>& toks, 
     std::sort(order.begin(), order.begin() + static_cast<ptrdiff_t>(live_terms), [&](uint32_t x, uint32_t y) { return cur[x].win_ub < cur[y].win_ub; });
     size_t ne = 0;
     int64_t ne_sum = 0;
-    while (ne < live_terms && cannot_beat(ne_sum + cur[order[ne]].win_ub)) ne_sum += cur[order[ne++]].win_ub;
-    ++dbg_win; dbg_ne += ne;
+    // Non-essential terms: bounds summing to at most half the threshold (not all of it, as plain
+    // MaxScore has it). A candidate then needs more than half the threshold from the essential
+    // terms, which most documents lack, so they are dropped before any probe; scoring a few more
+    // postings term at a time in the cache-resident window costs less than the probes saved.
+    while (ne < live_terms && q.finish(ne_sum + cur[order[ne]].win_ub) <= 0.5f * theta) ne_sum += cur[order[ne++]].win_ub;
     if (ne < live_terms) {
       // Essential terms, term at a time, into the window's accumulators.
       for (size_t j = ne; j < live_terms; ++j) {
@@ -480,13 +484,12 @@ std::vector<Hit> Bm25Index::search_pruned(const std::vector<std::string>& toks, 
         for (; c.p != c.end && c.p->doc < hi; ++c.p) {
           const uint32_t o = c.p->doc - lo;
           acc[o] += q.fixed(term_score(c.weight, c.p->tf, q.cache[norms_[c.p->doc]]));
-          ++dbg_ess;
           hit_bits[o >> 6] |= uint64_t{1} << (o & 63);
         }
         c.block = static_cast<size_t>(c.p - c.begin) / kBlock;
         if (c.block >= c.block_ub.size()) c.block = c.block_ub.size() - 1;
       }
-      for (uint32_t w = 0; w < kWindow / 64; ++w) {
+      for (uint32_t w = 0; w < (window + 63) / 64; ++w) {
         for (uint64_t bits = hit_bits[w]; bits != 0; bits &= bits - 1) {
           const uint32_t o = w * 64 + static_cast<uint32_t>(__builtin_ctzll(bits));
           const uint32_t d = lo + o;
@@ -502,21 +505,17 @@ std::vector<Hit> Bm25Index::search_pruned(const std::vector<std::string>& toks, 
             }
             Cursor& c = cur[order[j]];
             rest -= c.win_ub;
-            seek(c, d); ++dbg_probe;
+            seek(c, d);
             if (c.p != c.end && c.p->doc == d) partial += q.fixed(term_score(c.weight, c.p->tf, q.cache[norms_[d]]));
           }
-          if (!out) { offer(d, q.finish(partial)); ++dbg_full; }
-          ++dbg_cand;
+          if (!out) offer(d, q.finish(partial));
         }
         hit_bits[w] = 0;
       }
     }
     if (hi == UINT32_MAX) break;
     lo = hi;
-  }
-  if (getenv("BM25_DEBUG")) {
-    int64_t sum = 0; for (auto& c : cur) sum += c.list_ub;
-    fprintf(stderr, "probe %zu m %zu sumub %.2f theta %.2f total %zu ess %zu cand %zu full %zu win %zu avg_ne %.1f\n", dbg_probe, m, q.finish(sum), theta, dbg_total, dbg_ess, dbg_cand, dbg_full, dbg_win, dbg_win ? double(dbg_ne)/dbg_win : 0.0);
+    window = std::min(kMaxWindow, window * 2);
   }
   std::sort(heap.begin(), heap.end(), better);
   return heap;

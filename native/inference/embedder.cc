@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "common/error.h"
+#include "common/inflight.h"
 
 namespace crossrank::infer {
 
@@ -96,6 +97,7 @@ void embed(const tok::Tokenizer& tok, const Session& session, const EmbedRequest
     for (const auto& r : batch::plan(seqs, req.token_budget, req.max_rows)) {
       if (cancel && std::atomic_ref<int32_t>(*cancel).load(std::memory_order_relaxed) != 0)
         throw Error("ERR_ABORTED", "the operation was aborted");
+      if (inflight::exiting()) throw Error("ERR_ABORTED", "the process is exiting");
       batch::fill(seqs, r, tok.pad_id(), t);
       RunOutput res = session.run(t, output);
       const size_t dim = output_width(res, pooled, t, output);

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "common/error.h"
+#include "common/inflight.h"
 
 namespace crossrank::infer {
 
@@ -51,6 +52,7 @@ void score(const tok::Tokenizer& tok, const Session& session, const ScoreRequest
     for (const auto& r : batch::plan(seqs, req.token_budget, req.max_rows)) {
       if (cancel && std::atomic_ref<int32_t>(*cancel).load(std::memory_order_relaxed) != 0)
         throw Error("ERR_ABORTED", "the operation was aborted");
+      if (inflight::exiting()) throw Error("ERR_ABORTED", "the process is exiting");
       batch::fill(seqs, r, tok.pad_id(), tensors);
       RunOutput res = session.run(tensors, output);
       const size_t rows = tensors.rows;

@@ -24,7 +24,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
-import { CrossrankError, invalidType, validateBoolean, validateInteger, validateObject, validateOneOf, validateString } from '../errors.js';
+import { CrossrankError, invalidType, validateBoolean, validateInteger, validateKeys, validateNonEmpty, validateObject, validateOneOf, validateString } from '../errors.js';
 import { BiEncoder, type BiEncoderOptions } from '../inference/bi-encoder.js';
 import type { Scorer } from '../inference/scorer.js';
 import type { Reranker } from '../rerankers/types.js';
@@ -110,6 +110,8 @@ export interface SearchOptions {
   efSearch?: number;
   signal?: AbortSignal;
 }
+
+const SEARCH_OPTION_KEYS = ['first', 'candidates', 'rerank', 'topK', 'latencyBudgetMs', 'nprobe', 'efSearch', 'signal'] as const;
 
 export interface SearchHit {
   id: string;
@@ -1224,7 +1226,14 @@ export class Collection {
    */
   async search(query: string, options: SearchOptions = {}): Promise<SearchResult> {
     validateString(query, 'query');
+    validateNonEmpty(query, 'query');
     validateObject(options as unknown, 'options');
+    validateKeys(options, 'options', SEARCH_OPTION_KEYS);
+    const rr = options.rerank as { score?: unknown; rerank?: unknown } | null | undefined;
+    if (rr !== undefined && (rr === null || typeof rr !== 'object' || (typeof rr.score !== 'function' && typeof rr.rerank !== 'function'))) {
+      throw invalidType('options.rerank', 'a loaded reranker: a CrossEncoder, RerankPool or LlmReranker (load a model path or id with CrossEncoder.load)', options.rerank);
+    }
+    if (this.#closed) throw new CrossrankError('ERR_COLLECTION_CLOSED', 'search: the collection is closed');
     const retriever = new CollectionRetriever(this, {
       ...(options.first !== undefined ? { first: options.first } : {}),
       ...(options.nprobe !== undefined ? { nprobe: options.nprobe } : {}),

@@ -42,7 +42,7 @@ export function loadBeir(dir: string, split = 'test'): IrCollection {
   }));
   const queries = jsonl(pick('queries.jsonl')).map((q) => ({ id: String(q._id), text: String(q.text ?? '') }));
   const qrels = new Map<string, Map<string, number>>();
-  const lines = readMaybeGz(join(dir, 'qrels', `${split}.tsv`)).split('\n');
+  const lines = readMaybeGz(pick(join('qrels', `${split}.tsv`))).split('\n');
   for (const line of lines.slice(1)) {
     const [q, d, s] = line.split('\t');
     if (!q || !d) continue;

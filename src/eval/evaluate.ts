@@ -6,7 +6,7 @@
  */
 import type { Collection, FirstStage } from '../collection/collection.js';
 import { CrossrankError, invalidType, validateBoolean, validateInteger, validateObject, validateOneOf } from '../errors.js';
-import { Pipeline, type RerankStage, type StageReranker } from '../pipeline/pipeline.js';
+import { Pipeline, type PipelineHit, type RerankStage, type StageReranker } from '../pipeline/pipeline.js';
 import { CollectionRetriever } from '../retrievers/collection.js';
 import type { Retriever } from '../retrievers/types.js';
 import type { IrCollection } from './datasets.js';
@@ -24,6 +24,8 @@ export interface EvaluateOptions {
   /** Drop a hit whose id equals the query's, as BEIR does (ArguAna's queries are documents). Default true. */
   ignoreIdenticalIds?: boolean;
   onProgress?: (done: number, total: number) => void;
+  /** Each query's first-stage ranking (ids) and final hits, as searched: for reports. */
+  onQuery?: (query: { id: string; firstStage: readonly string[]; hits: readonly PipelineHit[] }) => void;
   signal?: AbortSignal;
 }
 
@@ -125,6 +127,7 @@ export async function evaluate(target: EvaluationTarget, data: IrCollection, opt
   for (const [i, q] of queries.entries()) {
     const rel = data.qrels.get(q.id)!;
     const res = await pipeline.search(q.text, { candidates: fetch, topK: fetch, returnFirstStage: true, ...(options.signal ? { signal: options.signal } : {}) });
+    options.onQuery?.({ id: q.id, firstStage: res.firstStage!.map((h) => h.id), hits: res.hits });
     firstStageMs += res.timings.firstStageMs;
     rerankMs += res.timings.rerankMs;
     const byFirst = res.firstStage!.map((h) => h.id).filter((id) => keep(id, q.id)).slice(0, candidates);

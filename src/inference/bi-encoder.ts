@@ -11,7 +11,7 @@ import { addon, type NativeSession } from '../native.js';
 import { BatchError, CrossrankError, fromNative, invalidType, validateBoolean, validateInteger, validateObject, validateOneOf, validateString } from '../errors.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { locateModel, type HubOptions } from '../hub/hub.js';
-import { DTYPES, onnxCandidates, OPTIONAL_FILES, REQUIRED_FILES, resolveModelFiles, type Dtype, type ModelConfig } from './model-files.js';
+import { checkModelKind, DTYPES, onnxCandidates, OPTIONAL_FILES, REQUIRED_FILES, resolveModelFiles, type Dtype, type ModelConfig } from './model-files.js';
 import { abortError } from './scorer.js';
 
 export type Pooling = 'mean' | 'cls' | 'max';
@@ -106,6 +106,7 @@ export class BiEncoder {
       options,
     );
     const files = resolveModelFiles(dir, dtype, options.modelFile);
+    checkModelKind(files, 'BiEncoder');
     const st = readSentenceTransformers(files.dir);
     const pooling = options.pooling ?? st.pooling ?? 'mean';
     validateOneOf(pooling, 'options.pooling', ['mean', 'cls', 'max'] as const);

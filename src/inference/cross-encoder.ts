@@ -9,7 +9,7 @@ import { addon, type NativeScoreOptions, type NativeSession } from '../native.js
 import { CrossrankError, fromNative, outOfRange, validateInteger, validateObject, validateOneOf, validateString } from '../errors.js';
 import { STRATEGIES, Tokenizer, type TruncationStrategy } from '../tokenizer/tokenizer.js';
 import { locateModel, type HubOptions } from '../hub/hub.js';
-import { batchSensitive, DTYPES, onnxCandidates, OPTIONAL_FILES, REQUIRED_FILES, resolveModelFiles, type Dtype, type ModelConfig, type ModelFiles } from './model-files.js';
+import { batchSensitive, checkModelKind, DTYPES, onnxCandidates, OPTIONAL_FILES, REQUIRED_FILES, resolveModelFiles, type Dtype, type ModelConfig, type ModelFiles } from './model-files.js';
 import { ScoreCache } from './score-cache.js';
 import { abortError, resolveChunking, Scorer, type Activation, type ChunkingOptions, type RawRequest, type RawScores, type ScorerSetup } from './scorer.js';
 
@@ -70,6 +70,7 @@ export async function resolveModel(dirOrId: string, options: CrossEncoderOptions
   if (options.modelFile !== undefined) validateString(options.modelFile, 'options.modelFile');
   const dir = await locateModel(dirOrId, { onnx: onnxCandidates(dtype, options.modelFile), required: REQUIRED_FILES, optional: OPTIONAL_FILES }, options);
   const files = resolveModelFiles(dir, dtype, options.modelFile);
+  checkModelKind(files, 'CrossEncoder');
   const cfg = files.config;
   const tokenizer = Tokenizer.fromFile(files.tokenizer);
 

@@ -32,6 +32,8 @@ export function batchSensitive(dtype: Dtype, file: string): boolean {
 
 export interface ModelConfig {
   modelType: string | undefined;
+  /** config.json's `architectures` (empty when it has none). */
+  architectures: string[];
   numLabels: number;
   labels: string[];
   maxPositionEmbeddings: number | undefined;
@@ -92,11 +94,28 @@ export function readModelConfig(dir: string): ModelConfig {
   const mml = tcfg.model_max_length;
   return {
     modelType: typeof cfg.model_type === 'string' ? cfg.model_type : undefined,
+    architectures: Array.isArray(cfg.architectures) ? cfg.architectures.filter((a): a is string => typeof a === 'string') : [],
     numLabels,
     labels: labels.length ? labels : Array.from({ length: numLabels }, (_, i) => `LABEL_${i}`),
     maxPositionEmbeddings: typeof cfg.max_position_embeddings === 'number' ? cfg.max_position_embeddings - positionOffset(cfg) : undefined,
     modelMaxLength: typeof mml === 'number' && mml > 0 && mml < 1e7 ? mml : undefined,
   };
+}
+
+/**
+ * Refuse a model of the other kind, judged by config.json's `architectures` (a model without them
+ * passes): a cross-encoder has a sequence-classification head, an embedding model has none.
+ */
+export function checkModelKind(files: ModelFiles, kind: 'CrossEncoder' | 'BiEncoder'): void {
+  const archs = files.config.architectures;
+  if (!archs.length) return;
+  const classifier = archs.some((a) => a.endsWith('ForSequenceClassification'));
+  if (kind === 'CrossEncoder' && !classifier) {
+    throw new CrossrankError('ERR_WRONG_MODEL_KIND', `${files.dir} is an embedding model (${archs.join(', ')}: no classification head), not a cross-encoder: load it with BiEncoder.load`);
+  }
+  if (kind === 'BiEncoder' && classifier) {
+    throw new CrossrankError('ERR_WRONG_MODEL_KIND', `${files.dir} is a cross-encoder (${archs.join(', ')}), not an embedding model: load it with CrossEncoder.load`);
+  }
 }
 
 /** ONNX files to look for, relative to the model's root, in order. */

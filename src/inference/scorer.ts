@@ -241,6 +241,8 @@ export abstract class Scorer {
     validateObject(options as unknown, 'options');
     const signal = options.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidType('options.signal', 'an AbortSignal', signal);
+    if (signal?.aborted) throw abortError(signal); // even when every pair would come from the cache
+    if (queries.some((q) => q.trim() === '')) throw new CrossrankError('ERR_EMPTY_INPUT', queries.length === 1 ? 'The "query" argument must not be empty or blank' : 'a query in "pairs" is empty or blank');
     const chunking = options.chunking === undefined ? this.#chunking : resolveChunking(options.chunking, 'options.chunking');
     const n = docs.length;
     const labels = this.#numLabels;

@@ -125,9 +125,15 @@ export class RerankPool extends Scorer {
       workerData: { model },
     });
     const pool = new RerankPool(model, piscina, workers, threadsPerWorker, maxQueue, taskPairs);
+    // A worker that fails while starting (a model that will not load) is also reported as an
+    // 'error' event: unheard, it would be an uncaughtException the caller cannot catch. The failed
+    // ping below carries it to the caller.
+    const onStartError = () => {};
+    piscina.on('error', onStartError);
     try {
       const pings = await Promise.all(Array.from({ length: workers }, () => piscina.run({ kind: 'ping' }) as Promise<TaskResult>));
       for (const p of pings) pool.#workerStats.set(p.threadId, pool.#workerStats.get(p.threadId) ?? { tasks: 0, busyMs: 0 });
+      piscina.off('error', onStartError);
     } catch (e) {
       await piscina.destroy();
       throw new CrossrankError('ERR_WORKER_START', `pool workers failed to start: ${(e as Error).message}`, { cause: e });

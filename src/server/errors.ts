@@ -45,7 +45,7 @@ export function toHttpError(err: unknown, req: FastifyRequest, hooks: ErrorHooks
   }
   if (e.code === 'ERR_QUEUE_FULL') return new HttpError(429, 'Overloaded', e.code, e.message, {}, { 'retry-after': '1' });
   if (e.code === 'ERR_POOL_CLOSED') return draining();
-  if (e.code === 'ERR_INVALID_ARG_TYPE' || e.code === 'ERR_OUT_OF_RANGE' || e.code === 'ERR_INVALID_ARG_VALUE') return validation(e.code, e.message);
+  if (e.code === 'ERR_INVALID_ARG_TYPE' || e.code === 'ERR_OUT_OF_RANGE' || e.code === 'ERR_INVALID_ARG_VALUE' || e.code === 'ERR_EMPTY_INPUT') return validation(e.code, e.message);
   if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) return validation(e.code ?? 'ERR_BAD_REQUEST', e.message, e.statusCode);
   req.log.error({ err: e }, 'request failed');
   if (e instanceof BatchError) {

@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { CollectionRetriever } from '../retrievers/collection.js';
-import { HttpError } from './errors.js';
+import { HttpError, validation } from './errors.js';
 import type { Service } from './service.js';
 
 interface SearchBody {
@@ -41,7 +41,15 @@ export function searchRoutes(app: FastifyInstance, svc: Service): void {
     const reranker = svc.models.reranker;
     if (body.rerank && !reranker) throw new HttpError(404, 'Unavailable', 'ERR_NOT_CONFIGURED', '`rerank: true` needs a reranker; this server was started without one');
     const useRerank = body.rerank ?? Boolean(reranker);
-    const retriever = new CollectionRetriever(col, body.first ? { first: body.first } : {});
+    let retriever: CollectionRetriever;
+    try {
+      retriever = new CollectionRetriever(col, body.first ? { first: body.first } : {});
+    } catch (e) {
+      // A first stage the collection has no index for is the request's fault, not the server's.
+      const code = (e as { code?: string }).code;
+      if (code === 'ERR_NO_DENSE_INDEX' || code === 'ERR_NO_BM25_INDEX') throw validation(code, `first: ${(e as Error).message}`);
+      throw e;
+    }
     const pipeline = new Pipeline({ retriever, ...(useRerank && reranker ? { rerank: svc.pick('/search', body.model).scorer } : {}) });
     const res = await svc.run(req, reply, (signal) =>
       pipeline.search(body.query, {
@@ -65,6 +73,7 @@ export function searchRoutes(app: FastifyInstance, svc: Service): void {
         first_stage_score: h.firstStageScore,
         moved: h.firstStageRank - h.rank,
         reranked: h.reranked,
+        stage: h.stage,
       })),
       timings: { first_stage_ms: res.timings.firstStageMs, rerank_ms: res.timings.rerankMs, total_ms: res.timings.totalMs },
       stages: res.stages.map((s) => ({ name: s.name, candidates: s.candidates, reranked: s.reranked, kept: s.kept, ms: s.ms })),

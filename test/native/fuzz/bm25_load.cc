@@ -5,6 +5,22 @@
 
 using crossrank::index::Bm25Index;
 
+// Where the index has a pruned search beside the exhaustive one, both give the same hits.
+template <typename Index>
+void compare_pruned(const Index& idx) {
+  if constexpr (requires(const Index& i) { i.search("", size_t{1}, true); }) {
+    for (const char* q : {"flow", "supersonic boundary layer flow flow", "the heat"})
+      fuzz::typed([&] {
+        auto pruned = idx.search(q, 3), exhaustive = idx.search(q, 3, true);
+        if (pruned.size() != exhaustive.size()) fuzz::fail("pruned search: %zu hits, exhaustive %zu", pruned.size(), exhaustive.size());
+        for (size_t i = 0; i < pruned.size(); ++i)
+          if (pruned[i].doc != exhaustive[i].doc || pruned[i].score != exhaustive[i].score)
+            fuzz::fail("hit %zu: pruned (%u, %g), exhaustive (%u, %g)", i, pruned[i].doc, pruned[i].score, exhaustive[i].doc,
+                       exhaustive[i].score);
+      });
+  }
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static fuzz::MemFile file;
   std::unique_ptr<Bm25Index> idx;
@@ -19,6 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   };
   for (const char* q : kQueries)
     for (size_t k : {size_t{0}, size_t{1}, size_t{10}}) fuzz::typed([&] { check(idx->search(q, k), k); });
+  compare_pruned(*idx);
   fuzz::typed([&] { idx->remove({0}); });
   fuzz::typed([&] { idx->remove({n}); });
   fuzz::typed([&] {

@@ -3,6 +3,7 @@
 // Debian's libfaiss.a is not instrumented: coverage guides only through crossrank's wrapper, and
 // AddressSanitizer sees FAISS's reads only where they land in memory it tracks.
 #include <cmath>
+#include <new>
 
 #include "fuzz_common.h"
 #include "index/vector_index.h"
@@ -13,7 +14,15 @@ using crossrank::index::VectorIndex;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static fuzz::MemFile file;
   std::shared_ptr<VectorIndex> idx;
-  if (!fuzz::typed([&] { idx = VectorIndex::load(file.write(data, size)); })) return 0;
+  try {
+    if (!fuzz::typed([&] { idx = VectorIndex::load(file.write(data, size)); })) return 0;
+  } catch (const std::bad_alloc&) {
+    // FAISS's own reader sizes each vector from a count in the file (up to 2^40 bytes) before
+    // reading it, ahead of any check of crossrank's. scripts/fuzz.sh caps one allocation at 1 GiB
+    // (ASan max_allocation_size_mb) so such a file fails here instead of taking the machine's
+    // memory. Known gap, left to the FAISS loader: a file that declares more than it holds.
+    return 0;
+  }
   const int d = idx->dim();
   if (d <= 0 || d > 65536) fuzz::fail("loaded index of dimension %d", d);
   (void)idx->ntotal();

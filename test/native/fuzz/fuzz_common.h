@@ -99,7 +99,7 @@ inline size_t text_length(std::string_view text, bool utf16) {
   return n;
 }
 
-// Parallel arrays of one length, offsets inside their input, every id a token of the tokenizer,
+// Parallel arrays of one length, offsets inside their input, every id of the text a token,
 // and decode answering (recursively for overflowing windows).
 inline void check_encoding(const crossrank::tok::Tokenizer& t, const crossrank::tok::Encoding& e,
                            const size_t len[2]) {
@@ -107,7 +107,9 @@ inline void check_encoding(const crossrank::tok::Tokenizer& t, const crossrank::
   if (e.type_ids.size() != n || e.special.size() != n || e.seq.size() != n || e.start.size() != n || e.end.size() != n)
     fail("encoding arrays differ in length (%zu ids)", n);
   for (size_t i = 0; i < n; ++i) {
-    if (!t.id_to_token(e.ids[i])) fail("id %d at %zu is no token of the tokenizer", e.ids[i], i);
+    // The post-processor's own ids are the file's, unchecked against the vocabulary (as in Hugging
+    // Face): only tokens of the text must be tokens of the tokenizer.
+    if (!e.special[i] && !t.id_to_token(e.ids[i])) fail("id %d at %zu is no token of the tokenizer", e.ids[i], i);
     if (e.seq[i] < -1 || e.seq[i] > 1) fail("seq %d at %zu", e.seq[i], i);
     if (e.start[i] > e.end[i]) fail("offsets [%u, %u) reversed at %zu", e.start[i], e.end[i], i);
     if (e.seq[i] >= 0 && e.end[i] > len[e.seq[i]])
