@@ -46,7 +46,7 @@ describe('optional framework peers', () => {
   });
 
   it('package.json: each subpath has types and import in dist/; frameworks are optional peers, not dependencies', () => {
-    expect(pkg.exports['.']).toEqual({ types: './dist/index.d.ts', import: './dist/index.js' });
+    expect(pkg.exports['.']).toEqual({ types: './dist/index.d.ts', import: './dist/index.js', default: './dist/index.js' }); // default: require(esm)
     for (const [sub, peer] of Object.entries(SUBPATHS)) {
       const entry = pkg.exports[sub]!;
       expect(existsSync(join(ROOT, entry.import)), `${entry.import} (run npm run build:ts)`).toBe(true);
