@@ -89,6 +89,20 @@ inline const std::vector<std::shared_ptr<crossrank::tok::Tokenizer>>& tokenizers
   return all;
 }
 
+// One of the fixture tokenizers, chosen by the input.
+template <typename Provider>
+const crossrank::tok::Tokenizer& pick_tokenizer(Provider& in) {
+  const auto& toks = tokenizers();
+  return *toks[in.template ConsumeIntegralInRange<size_t>(0, toks.size() - 1)];
+}
+
+// The tokenizer targets load the fixtures once, before the first input (not timed as an input).
+#define CROSSRANK_FUZZ_LOAD_TOKENIZERS_FIRST \
+  extern "C" int LLVMFuzzerInitialize(int*, char***) {  \
+    fuzz::tokenizers();                                  \
+    return 0;                                            \
+  }
+
 // Length of a text in the units of the encoding's offsets (code points, or UTF-16 code units).
 inline size_t text_length(std::string_view text, bool utf16) {
   std::vector<char32_t> cps;

@@ -6,15 +6,11 @@
 
 using crossrank::tok::EncodeOptions;
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  fuzz::tokenizers();
-  return 0;
-}
+CROSSRANK_FUZZ_LOAD_TOKENIZERS_FIRST
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const auto& toks = fuzz::tokenizers();
   FuzzedDataProvider in(data, size);
-  const auto& t = *toks[in.ConsumeIntegralInRange<size_t>(0, toks.size() - 1)];
+  const auto& t = fuzz::pick_tokenizer(in);
   EncodeOptions o;
   o.add_special_tokens = in.ConsumeBool();
   o.utf16_offsets = in.ConsumeBool();

@@ -7,15 +7,11 @@
 using crossrank::tok::EncodeOptions;
 using crossrank::tok::Truncation;
 
-extern "C" int LLVMFuzzerInitialize(int*, char***) {
-  fuzz::tokenizers();
-  return 0;
-}
+CROSSRANK_FUZZ_LOAD_TOKENIZERS_FIRST
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const auto& toks = fuzz::tokenizers();
   FuzzedDataProvider in(data, size);
-  const auto& t = *toks[in.ConsumeIntegralInRange<size_t>(0, toks.size() - 1)];
+  const auto& t = fuzz::pick_tokenizer(in);
   EncodeOptions o;
   o.truncate = in.ConsumeIntegralInRange<int>(0, 7) != 0;
   o.max_length = in.ConsumeIntegralInRange<size_t>(0, 40);
